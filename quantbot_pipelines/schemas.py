@@ -1,0 +1,328 @@
+"""Table schemas: the one place every stage, warehouse and doc takes its columns from.
+
+Each table is a `TableSpec`: an Arrow schema, the columns that form a warehouse partition, and the
+natural key (unique per row). Meanings of the figures: ../shared/reference/backtest-semantics.md.
+`docs/schemas.md` is generated from this module (`python -m quantbot_pipelines.schemas`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TS = pa.timestamp("s", tz="UTC")
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema
+    partition_by: tuple[str, ...]
+    key: tuple[str, ...]
+    doc: str
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+    def empty(self) -> pa.Table:
+        return self.schema.empty_table()
+
+    def conform(self, table: pa.Table) -> pa.Table:
+        """Order and cast columns to the schema; missing nullable columns become nulls."""
+        cols = []
+        for field in self.schema:
+            if field.name in table.column_names:
+                cols.append(table.column(field.name).cast(field.type))
+            elif field.nullable:
+                cols.append(pa.nulls(table.num_rows, field.type))
+            else:
+                raise ValueError(f"{self.name}: required column {field.name!r} is missing")
+        return pa.Table.from_arrays(cols, schema=self.schema)
+
+
+TELEGRAM_CALLS = TableSpec(
+    name="telegram_calls",
+    doc="One row per call: a message by a person naming a token (one row per distinct token it names).",
+    partition_by=("day",),
+    key=("chat_id", "message_id", "chain", "address"),
+    schema=pa.schema([
+        _f("day", pa.date32(), "UTC day of the call (partition)", False),
+        _f("chat_id", pa.string(), "export chat id; HTML exports without id use 'name:<chat name>'", False),
+        _f("chat_name", pa.string(), "chat title"),
+        _f("chat_type", pa.string(), "public_supergroup, private_channel, ... (null in HTML)"),
+        _f("message_id", pa.int64(), "message id within the chat", False),
+        _f("call_ts", TS, "message time, UTC", False),
+        _f("caller_id", pa.string(), "sender id (user123, channel123) or 'name:<sender>' when only a name is known"),
+        _f("caller_name", pa.string(), "sender display name"),
+        _f("chain", pa.string(), "solana, ethereum, bsc, base, ... or unknown (never guessed)", False),
+        _f("address", pa.string(), "token address: Solana case kept, EVM lower-cased", False),
+        _f("address_raw", pa.string(), "address as spelled in the message"),
+        _f("resolved_by", pa.string(), "card, text or link: where the token came from"),
+        _f("pair_address", pa.string(), "pool address when a card or link gave one"),
+        _f("card_bot", pa.string(), "bot whose card resolved the token (Rick, Phanes)"),
+        _f("card_name", pa.string(), "token name on the card"),
+        _f("card_ticker", pa.string(), "ticker on the card"),
+        _f("card_price_usd", pa.float64(), "price on the card, USD"),
+        _f("card_mcap_usd", pa.float64(), "market cap (or FDV) on the card, USD"),
+        _f("card_liquidity_usd", pa.float64(), "liquidity on the card, USD"),
+        _f("card_age_s", pa.int64(), "token age on the card, seconds"),
+        _f("first_call", pa.bool_(), "earliest call of this (chain, address) across all chats", False),
+        _f("repeat", pa.bool_(), "a later call of the same token by the same caller", False),
+        _f("first_call_ts", TS, "time of the token's first call across all chats"),
+        _f("edited", pa.bool_(), "message was edited after posting (exports keep the last edit)", False),
+        _f("edited_ts", TS, "time of the last edit"),
+        _f("forwarded_from", pa.string(), "original author of a forwarded message"),
+        _f("text", pa.string(), "message text (first 1,000 characters)"),
+        _f("source_file", pa.string(), "export file or folder the row came from"),
+        _f("source_format", pa.string(), "json or html"),
+    ]),
+)
+
+TELEGRAM_STAGED_CALLS = TableSpec(
+    name="telegram_staged_calls",
+    doc="Call candidates of one parsed export, before de-duplication across exports and first/repeat flags.",
+    partition_by=("export_id",),
+    key=("export_id", "chat_id", "message_id", "chain", "address"),
+    schema=pa.schema([_f("export_id", pa.string(), "fingerprint of the export file/folder (partition)", False)]
+                     + list(TELEGRAM_CALLS.schema)),
+)
+
+TELEGRAM_QUARANTINE = TableSpec(
+    name="telegram_quarantine",
+    doc="Messages or files that could not be read, with a reason code and the raw text.",
+    partition_by=("export_id",),
+    key=("export_id", "seq"),
+    schema=pa.schema([
+        _f("export_id", pa.string(), "fingerprint of the export file/folder (partition)", False),
+        _f("seq", pa.int64(), "order of the problem within the export", False),
+        _f("source_file", pa.string(), "file the problem was found in", False),
+        _f("chat_name", pa.string(), "chat, when known"),
+        _f("message_id", pa.int64(), "message id, when known"),
+        _f("message_ts", TS, "message time, when known"),
+        _f("reason", pa.string(), "reason code, e.g. invalid_json, invalid_utf8, truncated, no_timezone", False),
+        _f("detail", pa.string(), "human-readable explanation"),
+        _f("raw", pa.string(), "raw text of the message (first 64 KiB)"),
+        _f("raw_bytes", pa.int64(), "size of the raw message in bytes"),
+    ]),
+)
+
+RAW_CANDLES = TableSpec(
+    name="raw_candles",
+    doc="Candles around each call of the day: [call - pre_window, call + horizon], unique per key.",
+    partition_by=("day",),
+    key=("chain", "address", "interval", "open_ts"),
+    schema=pa.schema([
+        _f("day", pa.date32(), "UTC call day whose windows the candle serves (partition)", False),
+        _f("chain", pa.string(), "chain of the token", False),
+        _f("address", pa.string(), "token address", False),
+        _f("interval", pa.string(), "candle interval: 1m, 5m, 15m, 1h, 4h, 1d, ...", False),
+        _f("open_ts", TS, "open time; the candle covers [open_ts, open_ts + interval)", False),
+        _f("open", pa.float64(), "open price, USD", False),
+        _f("high", pa.float64(), "high price, USD", False),
+        _f("low", pa.float64(), "low price, USD", False),
+        _f("close", pa.float64(), "close price, USD", False),
+        _f("volume_usd", pa.float64(), "traded volume, USD"),
+        _f("source", pa.string(), "birdeye, geckoterminal, files, synthetic"),
+    ]),
+)
+
+CANDLE_LEDGER = TableSpec(
+    name="candle_ledger",
+    doc="Coverage ledger: what was asked of a candle source and what came back. Never fetch what is here.",
+    partition_by=("day",),
+    key=("source", "chain", "address", "interval", "start_ts"),
+    schema=pa.schema([
+        _f("day", pa.date32(), "raw_candles partition that made the request (partition)", False),
+        _f("source", pa.string(), "candle source name", False),
+        _f("chain", pa.string(), "chain", False),
+        _f("address", pa.string(), "token address", False),
+        _f("interval", pa.string(), "candle interval", False),
+        _f("start_ts", TS, "start of the window asked (inclusive)", False),
+        _f("end_ts", TS, "end of the window asked (exclusive)", False),
+        _f("status", pa.string(), "ok, no_trades, token_unknown, bad_request, error, skipped", False),
+        _f("candles", pa.int64(), "candles returned"),
+        _f("requests", pa.int64(), "HTTP requests spent"),
+        _f("detail", pa.string(), "error or skip reason"),
+        _f("fetched_at", TS, "when it was asked", False),
+        _f("retry_after", TS, "for empty/unknown answers: when asking again may give more"),
+        _f("pool_address", pa.string(), "pool used by pool-keyed sources (GeckoTerminal)"),
+    ]),
+)
+
+AGGREGATED_CANDLES = TableSpec(
+    name="aggregated_candles",
+    doc="Raw 1-minute candles rolled up to coarser intervals, buckets aligned to UTC epoch multiples.",
+    partition_by=("day", "interval"),
+    key=("chain", "address", "interval", "open_ts"),
+    schema=RAW_CANDLES.schema,
+)
+
+TOKEN_ANALYTICS = TableSpec(
+    name="token_analytics",
+    doc="One row per call: how far and how fast the token ran after entry (no costs).",
+    partition_by=("day",),
+    key=("chat_id", "message_id", "chain", "address"),
+    schema=pa.schema([
+        _f("day", pa.date32(), "UTC call day (partition)", False),
+        _f("chat_id", pa.string(), "chat id", False),
+        _f("message_id", pa.int64(), "message id", False),
+        _f("caller_id", pa.string(), "caller id"),
+        _f("caller_name", pa.string(), "caller name"),
+        _f("chain", pa.string(), "chain", False),
+        _f("address", pa.string(), "token address", False),
+        _f("card_ticker", pa.string(), "ticker from the card"),
+        _f("call_ts", TS, "call time", False),
+        _f("first_call", pa.bool_(), "see telegram_calls"),
+        _f("repeat", pa.bool_(), "see telegram_calls"),
+        _f("status", pa.string(), "ok, no_entry, no_candles", False),
+        _f("entry_ts", TS, "open time of the entry candle"),
+        _f("entry_price", pa.float64(), "open of the entry candle"),
+        _f("ath_multiple", pa.float64(), "max high in window / entry price"),
+        _f("ath_ts", TS, "open time of the candle that made the ATH"),
+        _f("time_to_ath_s", pa.int64(), "seconds from entry to the ATH candle"),
+        _f("time_to_1_5x_s", pa.int64(), "seconds to the first candle with high >= 1.5x"),
+        _f("time_to_2x_s", pa.int64(), "seconds to 2x"),
+        _f("time_to_3x_s", pa.int64(), "seconds to 3x"),
+        _f("time_to_5x_s", pa.int64(), "seconds to 5x"),
+        _f("time_to_10x_s", pa.int64(), "seconds to 10x"),
+        _f("min_multiple", pa.float64(), "min low in window / entry price"),
+        _f("drawdown_before_2x", pa.float64(), "min low before the first 2x candle / entry - 1"),
+        _f("end_multiple", pa.float64(), "last close in window / entry price"),
+        _f("window_complete", pa.bool_(), "candles cover the whole window", False),
+        _f("candles", pa.int64(), "candles in the window"),
+    ]),
+)
+
+CALLER_LEADERBOARD = TableSpec(
+    name="caller_leaderboard",
+    doc="Callers ranked by a confidence-adjusted figure over their non-repeat calls.",
+    partition_by=(),
+    key=("caller_id",),
+    schema=pa.schema([
+        _f("rank", pa.int64(), "rank by score (1 = best); null below the minimum call count"),
+        _f("caller_id", pa.string(), "caller id", False),
+        _f("caller_name", pa.string(), "caller name"),
+        _f("calls", pa.int64(), "non-repeat calls with status ok", False),
+        _f("tokens", pa.int64(), "distinct tokens"),
+        _f("hit_rate_2x", pa.float64(), "share of calls reaching 2x"),
+        _f("hit_rate_5x", pa.float64(), "share reaching 5x"),
+        _f("hit_rate_10x", pa.float64(), "share reaching 10x"),
+        _f("median_ath_multiple", pa.float64(), "median ATH multiple"),
+        _f("mean_ath_multiple", pa.float64(), "mean ATH multiple"),
+        _f("median_time_to_2x_s", pa.float64(), "median seconds to 2x among calls that hit"),
+        _f("median_drawdown_before_2x", pa.float64(), "median drawdown before 2x"),
+        _f("score", pa.float64(), "confidence-adjusted score (see analytics/leaderboard.py)"),
+    ]),
+)
+
+TOKEN_LEADERBOARD = TableSpec(
+    name="token_leaderboard",
+    doc="Tokens by how they ran after their first call.",
+    partition_by=(),
+    key=("chain", "address"),
+    schema=pa.schema([
+        _f("rank", pa.int64(), "rank by ATH multiple of the first call"),
+        _f("chain", pa.string(), "chain", False),
+        _f("address", pa.string(), "token address", False),
+        _f("ticker", pa.string(), "ticker"),
+        _f("calls", pa.int64(), "calls of the token", False),
+        _f("callers", pa.int64(), "distinct callers"),
+        _f("first_call_ts", TS, "time of the first call"),
+        _f("first_caller_name", pa.string(), "who called it first"),
+        _f("ath_multiple", pa.float64(), "ATH multiple from the first call's entry"),
+        _f("time_to_2x_s", pa.int64(), "seconds to 2x from the first call's entry"),
+        _f("min_multiple", pa.float64(), "min multiple from the first call's entry"),
+        _f("end_multiple", pa.float64(), "end multiple from the first call's entry"),
+    ]),
+)
+
+SIMULATION_TRADES = TableSpec(
+    name="simulation_trades",
+    doc="One simulated trade per (call, strategy).",
+    partition_by=("day", "strategy"),
+    key=("strategy", "chat_id", "message_id", "chain", "address"),
+    schema=pa.schema([
+        _f("day", pa.date32(), "UTC call day (partition)", False),
+        _f("strategy", pa.string(), "strategy name (partition)", False),
+        _f("chat_id", pa.string(), "chat id", False),
+        _f("message_id", pa.int64(), "message id", False),
+        _f("caller_id", pa.string(), "caller id"),
+        _f("caller_name", pa.string(), "caller name"),
+        _f("chain", pa.string(), "chain", False),
+        _f("address", pa.string(), "token address", False),
+        _f("call_ts", TS, "call time", False),
+        _f("repeat", pa.bool_(), "repeat call"),
+        _f("entry_ts", TS, "entry candle open time"),
+        _f("entry_price", pa.float64(), "entry candle open"),
+        _f("exit_ts", TS, "time of the last fill"),
+        _f("exit_reason", pa.string(),
+           "take_profit, stop_loss, trailing_stop, break_even, time_exit, end_of_window, no_entry", False),
+        _f("fills", pa.string(), "JSON list of [ts, price, fraction, reason]"),
+        _f("net_multiple", pa.float64(), "proceeds after costs / cost of entry"),
+        _f("net_return", pa.float64(), "net_multiple - 1"),
+        _f("window_complete", pa.bool_(), "the call's candle window is complete"),
+    ]),
+)
+
+_ROLLUP_FIELDS = [
+    _f("trades", pa.int64(), "trades (non-repeat calls with an entry)", False),
+    _f("win_rate", pa.float64(), "share of trades with return > 0"),
+    _f("mean_return", pa.float64(), "mean net return"),
+    _f("median_return", pa.float64(), "median net return"),
+    _f("profit_factor", pa.float64(), "sum of gains / sum of losses"),
+    _f("total_return", pa.float64(), "equal-sized, non-compounding book: mean return x trades / trades"),
+    _f("worst_trade", pa.float64(), "lowest net return"),
+    _f("best_trade", pa.float64(), "highest net return"),
+    _f("exit_reason_shares", pa.string(), "JSON map exit reason -> share of trades"),
+    _f("incomplete_trades", pa.int64(), "trades whose window is not complete yet"),
+]
+
+STRATEGY_LEADERBOARD = TableSpec(
+    name="strategy_leaderboard",
+    doc="Exit strategies ranked over all simulated trades.",
+    partition_by=(),
+    key=("strategy",),
+    schema=pa.schema([_f("rank", pa.int64(), "rank by total return"),
+                      _f("strategy", pa.string(), "strategy name", False)] + _ROLLUP_FIELDS),
+)
+
+CALLER_STRATEGY_LEADERBOARD = TableSpec(
+    name="caller_strategy_leaderboard",
+    doc="Every caller under every strategy.",
+    partition_by=(),
+    key=("caller_id", "strategy"),
+    schema=pa.schema([_f("rank", pa.int64(), "rank within the strategy"),
+                      _f("strategy", pa.string(), "strategy name", False),
+                      _f("caller_id", pa.string(), "caller id", False),
+                      _f("caller_name", pa.string(), "caller name")] + _ROLLUP_FIELDS),
+)
+
+ALL_TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, RAW_CANDLES, CANDLE_LEDGER, AGGREGATED_CANDLES,
+              TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_TRADES,
+              STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD)
+}
+
+
+def render_markdown() -> str:
+    lines = ["# Table schemas", "", "Generated from `quantbot_pipelines/schemas.py`; do not edit by hand.", ""]
+    for spec in ALL_TABLES.values():
+        lines += [f"## `{spec.name}`", "", spec.doc, "",
+                  f"Partitioned by: {', '.join(spec.partition_by) or '(none)'}; key: {', '.join(spec.key)}", "",
+                  "| column | type | null | meaning |", "|---|---|---|---|"]
+        for f in spec.schema:
+            doc = (f.metadata or {}).get(b"doc", b"").decode()
+            lines.append(f"| `{f.name}` | {f.type} | {'yes' if f.nullable else 'no'} | {doc} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown())
