@@ -245,11 +245,12 @@ TOKEN_LEADERBOARD = TableSpec(
 SIMULATION_TRADES = TableSpec(
     name="simulation_trades",
     doc="One simulated trade per (call, strategy).",
-    partition_by=("day", "strategy"),
+    partition_by=("day", "strategy_file"),
     key=("strategy", "chat_id", "message_id", "chain", "address"),
     schema=pa.schema([
         _f("day", pa.date32(), "UTC call day (partition)", False),
-        _f("strategy", pa.string(), "strategy name (partition)", False),
+        _f("strategy_file", pa.string(), "strategy file stem in strategies/ (partition)", False),
+        _f("strategy", pa.string(), "strategy name (a sweep file holds many)", False),
         _f("chat_id", pa.string(), "chat id", False),
         _f("message_id", pa.int64(), "message id", False),
         _f("caller_id", pa.string(), "caller id"),
@@ -303,11 +304,27 @@ CALLER_STRATEGY_LEADERBOARD = TableSpec(
                       _f("caller_name", pa.string(), "caller name")] + _ROLLUP_FIELDS),
 )
 
+RUN_FAILURES = TableSpec(
+    name="run_failures",
+    doc="Failed Dagster runs, recorded by the run-failure sensor.",
+    partition_by=("day",),
+    key=("run_id",),
+    schema=pa.schema([
+        _f("day", pa.date32(), "UTC day of the failure (partition)", False),
+        _f("run_id", pa.string(), "Dagster run id", False),
+        _f("job_name", pa.string(), "job or asset selection"),
+        _f("failed_at", TS, "when the failure was seen", False),
+        _f("partition", pa.string(), "partition or range of the run"),
+        _f("error", pa.string(), "first lines of the error"),
+        _f("alerts", pa.string(), "JSON: alert target -> sent or error"),
+    ]),
+)
+
 ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, RAW_CANDLES, CANDLE_LEDGER, AGGREGATED_CANDLES,
               TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_TRADES,
-              STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD)
+              STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, RUN_FAILURES)
 }
 
 

@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+UI_PORT ?= 3000
+
+.PHONY: demo test ui install validate bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,celery]'
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(PY) scripts/demo.py
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(UI_PORT)
+
+validate: install
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+test: install
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	for b in ingest fetch analytics simulation storage; do $(PY) -m benchmarks.bench_$$b || exit 1; done
+
+clean:
+	rm -rf data/warehouse .dagster_home

@@ -1,0 +1,171 @@
+"""From candles to answers: aggregated intervals, per-call token analytics and the leaderboards.
+
+Every figure is defined in ../shared/reference/backtest-semantics.md; the library implements it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionKey,
+    asset,
+)
+from pydantic import Field
+
+from assets.automation import follows_any_update, follows_updated_days
+from assets.candles.assets import raw_candles
+from assets.metadata import image, preview
+from assets.partitions import call_days, day_x_interval
+from assets.telegram.assets import telegram_calls
+from quantbot_pipelines.analytics import (
+    aggregate_candles,
+    ath_distribution_plot,
+    caller_leaderboard as build_caller_leaderboard,
+    caller_leaderboard_markdown,
+    token_analytics as compute_token_analytics,
+    token_leaderboard as build_token_leaderboard,
+)
+from quantbot_pipelines.schemas import (
+    AGGREGATED_CANDLES,
+    CALLER_LEADERBOARD,
+    CANDLE_LEDGER,
+    RAW_CANDLES,
+    TELEGRAM_CALLS,
+    TOKEN_ANALYTICS,
+    TOKEN_LEADERBOARD,
+)
+from resources.warehouse import WarehouseResource
+
+
+def _day_interval(key: str) -> tuple[dt.date, str]:
+    if not isinstance(key, MultiPartitionKey):
+        key = day_x_interval.get_partition_key_from_str(key)
+    dims = key.keys_by_dimension
+    return dt.date.fromisoformat(dims["day"]), dims["interval"]
+
+
+@asset(
+    partitions_def=day_x_interval,
+    deps=[raw_candles],
+    backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=follows_updated_days,
+    group_name="analytics",
+    kinds={"polars", "parquet"},
+    description="raw_candles rolled up per interval (first open, max high, min low, last close, summed volume), "
+                "buckets aligned to UTC epoch multiples; gaps stay gaps. Partitioned by call day x interval: one "
+                "node in the lineage, each interval backfilled or re-run on its own.",
+)
+def aggregated_candles(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.get()
+    keys = [_day_interval(k) for k in context.partition_keys]
+    rows, raw_cache = 0, {}
+    started = time.perf_counter()
+    for day, interval in sorted(keys):
+        if day not in raw_cache:
+            raw_cache.clear()
+            raw_cache[day] = wh.read(RAW_CANDLES, where=[("day", "=", day)])
+        out = aggregate_candles(raw_cache[day], interval)
+        rows += wh.write_partition(AGGREGATED_CANDLES, {"day": day, "interval": interval}, out)
+    return MaterializeResult(metadata={"rows": rows, "partitions": len(keys),
+                                       "seconds": round(time.perf_counter() - started, 3)})
+
+
+class AnalyticsConfig(Config):
+    entry_delay_s: int = Field(default=0, description="seconds after the call before entering")
+    max_entry_gap_s: int = Field(default=900, description="no candle within this after the call: no_entry")
+    horizon_s: int = Field(default=48 * 3600, description="window length after entry")
+
+
+@asset(
+    partitions_def=call_days,
+    deps=[telegram_calls, raw_candles],
+    backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=follows_updated_days,
+    group_name="analytics",
+    kinds={"numba", "parquet"},
+    description="One row per call: entry, ATH multiple and time, time to 1.5/2/3/5/10x, minimum multiple, "
+                "drawdown before 2x, end multiple, window_complete, status (ok, no_entry, no_candles). "
+                "Recomputed when the day's candles grow.",
+)
+def token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
+                    warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.get()
+    now = int(time.time())
+    out = []
+    for key in context.partition_keys:
+        day = dt.date.fromisoformat(key)
+        calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
+        candles = wh.read(RAW_CANDLES, where=[("day", "=", day), ("interval", "=", "1m")])
+        coverage = wh.read(CANDLE_LEDGER, where=[("status", "in", ["ok", "no_trades"])],
+                           columns=["chain", "address", "interval", "start_ts", "end_ts"])
+        rows = compute_token_analytics(calls, candles, coverage=coverage, entry_delay_s=config.entry_delay_s,
+                                       max_entry_gap_s=config.max_entry_gap_s, horizon_s=config.horizon_s, now=now)
+        wh.write_partition(TOKEN_ANALYTICS, {"day": day}, rows)
+        out.append(rows)
+    df = pl.concat(out, how="vertical_relaxed") if out else pl.from_arrow(TOKEN_ANALYTICS.empty())
+    status = dict(df.group_by("status").len().iter_rows()) if df.height else {}
+    ok = df.filter(pl.col("status") == "ok")
+    return MaterializeResult(metadata={
+        "calls": df.height,
+        "status": MetadataValue.json(status),
+        "windows_incomplete": int((~df.get_column("window_complete")).sum()) if df.height else 0,
+        "median_ath_multiple": float(ok.get_column("ath_multiple").median() or 0) if ok.height else 0.0,
+        "preview": preview(df.sort("ath_multiple", descending=True, nulls_last=True),
+                           ["call_ts", "caller_name", "card_ticker", "status", "entry_price", "ath_multiple",
+                            "time_to_2x_s", "min_multiple", "end_multiple", "window_complete"]),
+    })
+
+
+class LeaderboardConfig(Config):
+    min_calls: int = Field(default=5, description="callers with fewer non-repeat calls are listed without rank")
+    include_repeats: bool = Field(default=False, description="count repeat calls too")
+
+
+@asset(
+    deps=[token_analytics],
+    automation_condition=follows_any_update,
+    group_name="leaderboards",
+    kinds={"polars"},
+    description="Callers ranked by a confidence-adjusted score over their non-repeat calls (formula in "
+                "quantbot_pipelines/analytics/leaderboard.py), with hit rates, median and mean ATH multiple.",
+)
+def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.get()
+    analytics = wh.read(TOKEN_ANALYTICS)
+    board = build_caller_leaderboard(analytics, min_calls=config.min_calls, include_repeats=config.include_repeats)
+    wh.write_partition(CALLER_LEADERBOARD, {}, board)
+    top = board.filter(pl.col("rank").is_not_null()).sort("rank").head(5).get_column("caller_id").to_list()
+    meta = {
+        "callers": board.height,
+        "ranked": int(board.get_column("rank").is_not_null().sum()) if board.height else 0,
+        "leaderboard": MetadataValue.md(caller_leaderboard_markdown(board, top=20)),
+    }
+    if top:
+        meta["ath_distribution"] = image(ath_distribution_plot(analytics, top), "ATH multiples of the top callers")
+    return MaterializeResult(metadata=meta)
+
+
+@asset(
+    deps=[token_analytics],
+    automation_condition=follows_any_update,
+    group_name="leaderboards",
+    kinds={"polars"},
+    description="Tokens by how far they ran after their first call.",
+)
+def token_leaderboard(warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.get()
+    board = build_token_leaderboard(wh.read(TOKEN_ANALYTICS))
+    wh.write_partition(TOKEN_LEADERBOARD, {}, board)
+    return MaterializeResult(metadata={
+        "tokens": board.height,
+        "leaderboard": preview(board.sort("rank"), ["rank", "ticker", "chain", "address", "calls", "callers",
+                                                   "first_caller_name", "ath_multiple", "end_multiple"], rows=20),
+    })

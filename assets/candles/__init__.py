@@ -1,0 +1,3 @@
+from assets.candles.assets import raw_candles
+
+__all__ = ["raw_candles"]

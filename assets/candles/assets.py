@@ -1,0 +1,79 @@
+"""Raw candles around every call of the day, fetched once from the configured candle source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+
+from assets.automation import follows_updated_days
+from assets.metadata import preview
+from assets.partitions import call_days
+from assets.telegram.assets import telegram_calls
+from quantbot_pipelines.candle_store import stored_candles
+from quantbot_pipelines.candles import collect_candles
+from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES, TELEGRAM_CALLS
+from resources.candles import CandleSourceResource
+from resources.warehouse import WarehouseResource
+
+
+def _sum_stats(total: dict, stats: dict) -> None:
+    for k, v in stats.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            total[k] = total.get(k, 0) + v
+        elif isinstance(v, dict):
+            sub = total.setdefault(k, {})
+            for kk, vv in v.items():
+                sub[kk] = sub.get(kk, 0) + vv
+
+
+@asset(
+    partitions_def=call_days,
+    deps=[telegram_calls],
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="candle_api",
+    automation_condition=follows_updated_days,
+    group_name="candles",
+    kinds={"python", "parquet"},
+    description="Candles of every token called that day over [call - pre_window, call + horizon], unique per "
+                "(chain, address, interval, open_ts). A coverage ledger (candle_ledger) records what was asked, "
+                "so a covered window is never requested twice; young calls' windows are filled in later runs.",
+)
+def raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource,
+                candle_source: CandleSourceResource) -> MaterializeResult:
+    wh = warehouse.get()
+    source = candle_source.source()
+    ledger = wh.read(CANDLE_LEDGER, where=[("source", "=", source.name)])
+    totals: dict = {}
+    coverage, candles_out = [], []
+    for key in context.partition_keys:
+        day = dt.date.fromisoformat(key)
+        calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
+        batch = collect_candles(
+            calls, day=day, source=source, ledger=ledger, read_stored=lambda r: stored_candles(wh, r),
+            interval=candle_source.interval, pre_window_s=candle_source.pre_window_s,
+            horizon_s=candle_source.horizon_s)
+        # candles before ledger: a ledger row must never claim candles that are not stored
+        wh.write_partition(RAW_CANDLES, {"day": day}, batch.candles)
+        wh.write_partition(CANDLE_LEDGER, {"day": day}, batch.ledger)
+        ledger = pl.concat([ledger.filter(pl.col("day") != day), batch.ledger.select(ledger.columns)],
+                           how="vertical_relaxed")
+        _sum_stats(totals, batch.stats)
+        coverage.append(batch.coverage)
+        candles_out.append(batch.candles.height)
+        context.log.info(f"{key}: {batch.candles.height} candles, {batch.stats.get('requests', 0)} requests")
+    cov = pl.concat(coverage, how="vertical_relaxed") if coverage else pl.DataFrame()
+    return MaterializeResult(metadata={
+        "source": source.name,
+        "candles": sum(candles_out),
+        "tokens": int(totals.get("tokens", 0)),
+        "requests": int(totals.get("requests", 0)),
+        "estimated_credits": int(totals.get("credits", 0)),
+        "windows_complete": int(totals.get("windows_complete", 0)),
+        "windows_incomplete": int(totals.get("windows_incomplete", 0)),
+        "skipped_unknown_chain": int(totals.get("skipped_unknown_chain", 0)),
+        "errors": int(totals.get("errors", 0)),
+        "by_status": MetadataValue.json(totals.get("by_status", {})),
+        "coverage": preview(cov, rows=15) if cov.height else MetadataValue.md("_no calls_"),
+    })

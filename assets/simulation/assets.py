@@ -1,0 +1,153 @@
+"""Exit strategies over every call: per-trade results by call day x strategy file, and their rollups.
+
+Fill and cost rules: ../shared/reference/backtest-semantics.md ("Trades"), implemented in
+quantbot_pipelines/simulation. Strategy files live in strategies/ (QUANTBOT_STRATEGIES); the strategies
+sensor keeps the dynamic `strategy` dimension in step with that folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionKey,
+    asset,
+)
+
+from assets.analytics.assets import token_analytics
+from assets.automation import follows_any_update, follows_updated_days
+from assets.candles.assets import raw_candles
+from assets.metadata import image, preview
+from assets.partitions import day_x_strategy
+from assets.telegram.assets import telegram_calls
+from quantbot_pipelines.schemas import (
+    CALLER_STRATEGY_LEADERBOARD,
+    RAW_CANDLES,
+    SIMULATION_TRADES,
+    STRATEGY_LEADERBOARD,
+    TELEGRAM_CALLS,
+    TOKEN_ANALYTICS,
+)
+from quantbot_pipelines.simulation import (
+    StrategyError,
+    caller_strategy_leaderboard as build_caller_strategy_leaderboard,
+    equity_curve_plot,
+    leaderboard_markdown,
+    load_strategy_file,
+    simulate,
+    strategy_leaderboard as build_strategy_leaderboard,
+)
+from resources.strategies import StrategyFolderResource
+from resources.warehouse import WarehouseResource
+
+
+def _day_strategy(key: str) -> tuple[dt.date, str]:
+    if not isinstance(key, MultiPartitionKey):
+        key = day_x_strategy.get_partition_key_from_str(key)
+    dims = key.keys_by_dimension
+    return dt.date.fromisoformat(dims["day"]), dims["strategy"]
+
+
+@asset(
+    partitions_def=day_x_strategy,
+    deps=[telegram_calls, raw_candles, token_analytics],
+    backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=follows_updated_days,
+    group_name="simulation",
+    kinds={"numba", "parquet"},
+    description="One simulated trade per (call, strategy) for the strategies of one file in strategies/: "
+                "entry, fills, exit reason, net multiple after fees and slippage. Trades of calls whose candle "
+                "window is not complete yet are flagged (window_complete = false).",
+)
+def simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
+                       strategies: StrategyFolderResource) -> MaterializeResult:
+    wh = warehouse.get()
+    by_file: dict[str, list[dt.date]] = {}
+    for key in context.partition_keys:
+        day, stem = _day_strategy(key)
+        by_file.setdefault(stem, []).append(day)
+    started, trades_out = time.perf_counter(), []
+    for stem, days in sorted(by_file.items()):
+        path = strategies.file(stem)
+        if not path.exists():
+            raise Failure(f"strategy file {path} is gone; the strategies sensor removes its partitions")
+        try:
+            variants = load_strategy_file(path)
+        except StrategyError as exc:
+            raise Failure(str(exc)) from exc
+        for day in sorted(days):
+            calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
+            complete = wh.read(TOKEN_ANALYTICS, where=[("day", "=", day)],
+                               columns=["chat_id", "message_id", "chain", "address", "window_complete"])
+            if complete.height:
+                calls = calls.join(complete, on=["chat_id", "message_id", "chain", "address"], how="left")
+            candles = wh.read(RAW_CANDLES, where=[("day", "=", day), ("interval", "=", "1m")])
+            trades = simulate(calls, candles, variants).with_columns(pl.lit(stem).alias("strategy_file"))
+            wh.write_partition(SIMULATION_TRADES, {"day": day, "strategy_file": stem}, trades)
+            trades_out.append(trades)
+    trades = pl.concat(trades_out, how="vertical_relaxed") if trades_out else pl.from_arrow(SIMULATION_TRADES.empty())
+    return MaterializeResult(metadata={
+        "trades": trades.height,
+        "strategies": trades.get_column("strategy").n_unique() if trades.height else 0,
+        "seconds": round(time.perf_counter() - started, 3),
+        "exit_reasons": MetadataValue.json(dict(trades.group_by("exit_reason").len().iter_rows())
+                                           if trades.height else {}),
+        "preview": preview(trades.sort("net_return", descending=True, nulls_last=True),
+                           ["strategy", "call_ts", "caller_name", "exit_reason", "net_multiple", "window_complete"]),
+    })
+
+
+def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
+    # only files still in strategies/: a removed file's rows stay stored but leave the boards
+    current = sorted(strategies.files())
+    return wh.read(SIMULATION_TRADES, where=[("strategy_file", "in", current)], columns=[
+        "strategy", "caller_id", "caller_name", "repeat", "exit_reason", "exit_ts", "net_return",
+        "window_complete", "day", "strategy_file", "chat_id", "message_id", "chain", "address", "call_ts",
+        "entry_ts", "entry_price", "net_multiple", "fills"])
+
+
+@asset(
+    deps=[simulation_results],
+    automation_condition=follows_any_update,
+    group_name="leaderboards",
+    kinds={"polars"},
+    description="Exit strategies ranked over all simulated trades (repeats excluded): trades, win rate, mean and "
+                "median return, profit factor, total return of an equal-sized book, worst trade, exit reasons.",
+)
+def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolderResource) -> MaterializeResult:
+    wh = warehouse.get()
+    trades = _rollup_input(wh, strategies)
+    board = build_strategy_leaderboard(trades)
+    wh.write_partition(STRATEGY_LEADERBOARD, {}, board)
+    meta = {"strategies": board.height, "trades": trades.height,
+            "leaderboard": MetadataValue.md(leaderboard_markdown(board, top=20))}
+    top = board.sort("rank").head(5).get_column("strategy").to_list() if board.height else []
+    if top:
+        meta["equity_curves"] = image(equity_curve_plot(trades, top), "equity curves of the top strategies")
+    return MaterializeResult(metadata=meta)
+
+
+@asset(
+    deps=[simulation_results],
+    automation_condition=follows_any_update,
+    group_name="leaderboards",
+    kinds={"polars"},
+    description="Every caller under every strategy: which exit rule suits whom.",
+)
+def caller_strategy_leaderboard(warehouse: WarehouseResource,
+                                strategies: StrategyFolderResource) -> MaterializeResult:
+    wh = warehouse.get()
+    board = build_caller_strategy_leaderboard(_rollup_input(wh, strategies))
+    wh.write_partition(CALLER_STRATEGY_LEADERBOARD, {}, board)
+    best = board.filter(pl.col("rank") == 1) if board.height else board
+    return MaterializeResult(metadata={
+        "rows": board.height,
+        "best_caller_per_strategy": MetadataValue.md(leaderboard_markdown(best, top=30)),
+    })

@@ -1,0 +1,61 @@
+"""Keeps the dynamic `strategy` partitions in step with the strategies/ folder.
+
+New file: partition added and its results requested for every call day. Changed file: re-requested.
+Removed file: partition removed (its stored rows stay, but leave the leaderboards). One run per file:
+the request spans all call days as one 2-D partition range, which the single-run backfill policy honours.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
+
+from assets.partitions import RANGE_END, RANGE_START, strategy_files
+from assets.simulation.assets import simulation_results
+from quantbot_pipelines.schemas import TELEGRAM_CALLS
+from quantbot_pipelines.simulation import StrategyError, load_strategy_file, strategy_file_fingerprint
+from resources.strategies import StrategyFolderResource
+from resources.warehouse import WarehouseResource
+
+
+@sensor(
+    target=[simulation_results],
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Adds, re-runs and removes strategy partitions as files appear in, change in or leave strategies/.",
+)
+def strategies_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
+                      strategies: StrategyFolderResource):
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    files = strategies.files()
+    known = set(context.instance.get_dynamic_partitions(strategy_files.name))
+    days = sorted(str(p["day"]) for p in warehouse.get().partitions(TELEGRAM_CALLS))
+
+    add, requests, fingerprints = [], [], {}
+    for stem, path in files.items():
+        fingerprint = strategy_file_fingerprint(path)
+        fingerprints[stem] = fingerprint
+        if seen.get(stem) == fingerprint and stem in known:
+            continue
+        try:
+            load_strategy_file(path)
+        except StrategyError as exc:
+            context.log.warning(f"skipping {path.name}: {exc}")
+            continue
+        if stem not in known:
+            add.append(stem)
+        if days:
+            requests.append(RunRequest(
+                run_key=f"strategy:{stem}:{fingerprint}",
+                asset_selection=[simulation_results.key],
+                tags={RANGE_START: f"{days[0]}|{stem}", RANGE_END: f"{days[-1]}|{stem}"},
+            ))
+    removed = sorted(known - files.keys())
+    partition_requests = []
+    if add:
+        partition_requests.append(strategy_files.build_add_request(add))
+    if removed:
+        partition_requests.append(strategy_files.build_delete_request(removed))
+    return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
+                        cursor=json.dumps(fingerprints))

@@ -1,0 +1,79 @@
+"""The inbox sensor: new or grown exports in, runs for exactly the day partitions they touch out.
+
+Each tick is cheap: it stats the inbox (sizes and mtimes, no parsing) and reads the metadata of the
+`telegram_exports` materializations that finished since the last tick. The cursor holds both, so an
+unchanged file is never parsed again and every staged export leads to exactly one wave of day runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from dagster import (
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from assets.partitions import RANGE_END, RANGE_START, telegram_exports_partitions
+from assets.telegram.assets import telegram_calls, telegram_exports
+from quantbot_pipelines.ingest import inbox_exports
+from resources.telegram import TelegramInboxResource
+
+
+def day_ranges(days: list[str]) -> list[tuple[str, str]]:
+    """Consecutive days as (first, last) ranges: one run per range, and no untouched day in between."""
+    out: list[tuple[str, str]] = []
+    for day in sorted(set(days)):
+        if out and dt.date.fromisoformat(day) - dt.date.fromisoformat(out[-1][1]) == dt.timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+@sensor(
+    target=[telegram_exports, telegram_calls],
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Watches the inbox for Telegram exports; parses new or changed ones once and then "
+                "materializes the telegram_calls days they touch.",
+)
+def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: TelegramInboxResource):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    files: dict[str, str] = cursor.get("files", {})
+    last_event = cursor.get("event")
+
+    requests: list[RunRequest] = []
+    known = set(context.instance.get_dynamic_partitions(telegram_exports_partitions.name))
+    refs = inbox_exports(telegram_inbox.path)
+    new_keys = sorted(k for k in refs if k not in known)
+    for key, ref in sorted(refs.items()):
+        if files.get(key) != ref.fingerprint:
+            requests.append(RunRequest(run_key=f"export:{key}:{ref.fingerprint}",
+                                       asset_selection=[telegram_exports.key], partition_key=key))
+            files[key] = ref.fingerprint
+
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=telegram_exports.key, after_storage_id=last_event), limit=1000,
+        ascending=True).records
+    for record in records:
+        last_event = max(last_event or 0, record.storage_id)
+        meta = record.asset_materialization.metadata if record.asset_materialization else {}
+        days = meta["affected_days"].value if "affected_days" in meta else []
+        for first, last in day_ranges(days):
+            requests.append(RunRequest(
+                run_key=f"calls:{record.storage_id}:{first}:{last}",
+                asset_selection=[telegram_calls.key],
+                tags={RANGE_START: first, RANGE_END: last, "quantbot/export": record.partition_key or ""},
+            ))
+
+    return SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[telegram_exports_partitions.build_add_request(new_keys)] if new_keys else [],
+        cursor=json.dumps({"files": files, "event": last_event}),
+    )

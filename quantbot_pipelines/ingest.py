@@ -1,0 +1,92 @@
+"""Staging exports and deriving the calls table: the warehouse-facing side of Telegram ingestion.
+
+An export is parsed once into `telegram_staged_calls` / `telegram_quarantine` (partitioned by export);
+`telegram_calls` day partitions are then derived from every staged export together, because `first_call`
+and `repeat` depend on calls in other chats, files and days (see backtest-semantics.md, "Calls").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
+from quantbot_pipelines.telegram import ExportRef, finalize_calls, parse_export
+from quantbot_pipelines.warehouse import Warehouse
+
+
+@dataclass
+class StageResult:
+    export_id: str
+    stats: dict
+    calls: int
+    quarantined: int
+    by_reason: dict[str, int]
+    affected_days: list[dt.date] = field(default_factory=list)
+
+
+def all_calls(warehouse: Warehouse) -> pl.DataFrame:
+    """Every call of every staged export, de-duplicated and flagged (TELEGRAM_CALLS columns)."""
+    staged = warehouse.read(TELEGRAM_STAGED_CALLS)
+    if staged.is_empty():
+        return pl.from_arrow(TELEGRAM_CALLS.empty())
+    return finalize_calls(staged.sort("export_id"))
+
+
+def _day_digests(calls: pl.DataFrame) -> dict[dt.date, int]:
+    """One order-independent digest per day, to tell which days' rows a new export changes."""
+    if calls.is_empty():
+        return {}
+    hashed = calls.select(pl.col("day"), pl.struct(TELEGRAM_CALLS.columns).hash(seed=0).alias("h"))
+    out = hashed.group_by("day").agg(pl.col("h").sort().hash(seed=1).first().alias("d"), pl.len().alias("n"))
+    return {row[0]: hash((row[1], row[2])) for row in out.iter_rows()}
+
+
+def stage_export(warehouse: Warehouse, ref: ExportRef, *, tz: str | None = None,
+                 bot_names: Iterable[str] = ()) -> StageResult:
+    """Parse one export into the staging tables; return the days whose calls changed (or are missing)."""
+    before = _day_digests(all_calls(warehouse))
+    started = time.perf_counter()
+    try:
+        parsed = parse_export(ref.path, tz=tz, export_id=ref.key, bot_names=bot_names)
+        calls, quarantine, stats = parsed.calls, parsed.quarantine, dict(parsed.stats)
+    except (ValueError, OSError, UnicodeError) as exc:
+        # an unreadable file is recorded, not lost, and does not stop the other exports
+        calls = TELEGRAM_CALLS.empty()
+        quarantine = pa.Table.from_pylist([{
+            "export_id": ref.key, "seq": 0, "source_file": str(ref.path), "reason": "unreadable_export",
+            "detail": f"{ref.path}: {exc}", "raw": None, "raw_bytes": ref.size,
+        }], schema=TELEGRAM_QUARANTINE.schema)
+        stats = {"messages": 0, "calls": 0, "quarantined": 1, "error": str(exc)}
+    stats.setdefault("seconds", time.perf_counter() - started)
+    staged = pl.from_arrow(calls).with_columns(pl.lit(ref.key).alias("export_id"))
+    warehouse.write_partition(TELEGRAM_STAGED_CALLS, {"export_id": ref.key}, staged)
+    warehouse.write_partition(TELEGRAM_QUARANTINE, {"export_id": ref.key}, quarantine)
+    after = _day_digests(all_calls(warehouse))
+    existing = {p["day"] for p in warehouse.partitions(TELEGRAM_CALLS)}
+    changed = {d for d in before.keys() | after.keys() if before.get(d) != after.get(d)}
+    missing = {d for d in after if d not in existing}
+    q = pl.from_arrow(quarantine)
+    by_reason = dict(q.group_by("reason").len().iter_rows()) if q.height else {}
+    return StageResult(export_id=ref.key, stats=stats, calls=calls.num_rows, quarantined=q.height,
+                       by_reason=by_reason, affected_days=sorted(changed | missing))
+
+
+def quarantine_on_days(warehouse: Warehouse, days: Iterable[dt.date]) -> pl.DataFrame:
+    days = list(days)
+    q = warehouse.read(TELEGRAM_QUARANTINE)
+    if q.is_empty():
+        return q
+    return q.filter(pl.col("message_ts").dt.date().is_in(days))
+
+
+def inbox_exports(inbox: Path) -> dict[str, ExportRef]:
+    from quantbot_pipelines.telegram import find_exports
+
+    return {ref.key: ref for ref in find_exports(inbox)} if inbox.exists() else {}

@@ -1,0 +1,37 @@
+"""The thin Dagster layer's resources, configured from the environment (resources/settings.py)."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import EnvVar
+
+from resources.alerts import AlertResource
+from resources.candles import CandleSourceResource
+from resources.settings import SETTINGS, Settings
+from resources.strategies import StrategyFolderResource
+from resources.telegram import TelegramInboxResource
+from resources.warehouse import WarehouseResource
+
+
+def _secret(name: str):
+    # EnvVar keeps the value out of the UI and run config; unset means "not configured"
+    return EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources(settings: Settings = SETTINGS) -> dict:
+    return {
+        "warehouse": WarehouseResource(url=settings.warehouse_url, password=_secret("QUANTBOT_WAREHOUSE_PASSWORD")),
+        "telegram_inbox": TelegramInboxResource(inbox=str(settings.inbox), timezone=settings.export_tz),
+        "candle_source": CandleSourceResource(
+            kind=settings.candle_source, birdeye_api_keys=_secret("BIRDEYE_API_KEYS"),
+            birdeye_requests_per_second=settings.birdeye_rps, folder=str(settings.candle_dir)),
+        "strategies": StrategyFolderResource(folder=str(settings.strategies_dir)),
+        "alerts": AlertResource(webhook_url=_secret("QUANTBOT_ALERT_WEBHOOK_URL"),
+                                telegram_token=_secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
+                                telegram_chat=os.environ.get("QUANTBOT_ALERT_TELEGRAM_CHAT") or None),
+    }
+
+
+__all__ = ["AlertResource", "CandleSourceResource", "SETTINGS", "Settings", "StrategyFolderResource", "TelegramInboxResource",
+           "WarehouseResource", "build_resources"]

@@ -1,0 +1,61 @@
+"""Every environment variable the code location reads, read here and nowhere else.
+
+| variable | default | meaning |
+|---|---|---|
+| QUANTBOT_DATA_DIR | ./data | root of the embedded warehouse, inbox and caches |
+| QUANTBOT_INBOX | $QUANTBOT_DATA_DIR/inbox | folder the inbox sensor watches for Telegram exports |
+| QUANTBOT_WAREHOUSE | parquet://$QUANTBOT_DATA_DIR/warehouse | parquet://<dir>, chdb:///<dir> or http(s)://user@host:8123/db |
+| QUANTBOT_WAREHOUSE_PASSWORD | (unset) | ClickHouse password, read through EnvVar (never logged) |
+| QUANTBOT_EXPORT_TZ | (unset) | IANA zone for exports whose times carry no offset |
+| QUANTBOT_START_DATE | 2024-01-01 | first day partition |
+| QUANTBOT_CANDLE_SOURCE | synthetic | synthetic, birdeye, geckoterminal or files |
+| BIRDEYE_API_KEYS | (unset) | comma-separated Birdeye keys, read through EnvVar (never logged) |
+| QUANTBOT_BIRDEYE_RPS | 15 | requests per second per Birdeye key (your plan's limit) |
+| QUANTBOT_CANDLE_DIR | $QUANTBOT_DATA_DIR/candles | folder of the files candle source |
+| QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension) |
+| QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
+| QUANTBOT_ALERT_WEBHOOK_URL, QUANTBOT_ALERT_TELEGRAM_TOKEN, QUANTBOT_ALERT_TELEGRAM_CHAT | (unset) | run-failure alerts |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    inbox: Path
+    warehouse_url: str
+    export_tz: str | None
+    start_date: str
+    candle_source: str
+    birdeye_rps: float
+    candle_dir: Path
+    strategies_dir: Path
+    intervals: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data = Path(env.get("QUANTBOT_DATA_DIR") or REPO_ROOT / "data").resolve()
+        return cls(
+            data_dir=data,
+            inbox=Path(env.get("QUANTBOT_INBOX") or data / "inbox").resolve(),
+            warehouse_url=env.get("QUANTBOT_WAREHOUSE") or f"parquet://{data / 'warehouse'}",
+            export_tz=env.get("QUANTBOT_EXPORT_TZ") or None,
+            start_date=env.get("QUANTBOT_START_DATE") or "2024-01-01",
+            candle_source=env.get("QUANTBOT_CANDLE_SOURCE") or "synthetic",
+            birdeye_rps=float(env.get("QUANTBOT_BIRDEYE_RPS") or 15),
+            candle_dir=Path(env.get("QUANTBOT_CANDLE_DIR") or data / "candles").resolve(),
+            strategies_dir=Path(env.get("QUANTBOT_STRATEGIES") or REPO_ROOT / "strategies").resolve(),
+            intervals=tuple(i.strip() for i in (env.get("QUANTBOT_INTERVALS") or "5m,15m,1h,4h,1d").split(",")
+                            if i.strip()),
+        )
+
+
+SETTINGS = Settings.from_env()
