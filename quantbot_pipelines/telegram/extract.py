@@ -1,0 +1,207 @@
+"""Token addresses in message text and links.
+
+Token identity (../shared/reference/backtest-semantics.md, "Calls"): `(chain, address)`, Solana mints
+byte-exact (base58 decoding to exactly 32 bytes), EVM addresses lower-cased with the spelling kept.
+The chain is never guessed: Solana for base58 mints; for EVM it comes from a link, a text hint or a card,
+else it is `unknown`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+from urllib.parse import unquote
+
+B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(B58_ALPHABET)}
+
+SOL_RE = re.compile(r"(?<![A-Za-z0-9])[1-9A-HJ-NP-Za-km-z]{32,44}(?![A-Za-z0-9])")
+EVM_RE = re.compile(r"(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9a-zA-Z])")
+ZERO_EVM = "0x" + "0" * 40
+ZERO_SOL = "1" * 32  # the system program: decodes to 32 zero bytes, never a token
+
+LINK_HOSTS = ("dexscreener.com", "pump.fun", "birdeye.so", "solscan.io", "gmgn.ai", "photon-sol.tinyastro.io",
+              "bullx.io")
+LINK_RE = re.compile(
+    r"(?:https?://)?(?:www\.|neo\.)?(dexscreener\.com|pump\.fun|birdeye\.so|solscan\.io|gmgn\.ai"
+    r"|photon-sol\.tinyastro\.io|bullx\.io)(/[^\s<>\"'\)\]]*)", re.IGNORECASE)
+
+# chain names as written by links, bots and people -> our chain names
+CHAIN_ALIASES = {
+    "sol": "solana", "solana": "solana",
+    "eth": "ethereum", "ethereum": "ethereum", "ether": "ethereum",
+    "bsc": "bsc", "bnb": "bsc", "bnb chain": "bsc", "binance": "bsc",
+    "base": "base",
+    "arb": "arbitrum", "arbitrum": "arbitrum",
+    "polygon": "polygon", "matic": "polygon", "pol": "polygon",
+    "avax": "avalanche", "avalanche": "avalanche",
+    "op": "optimism", "optimism": "optimism", "blast": "blast", "linea": "linea", "sonic": "sonic",
+    "ton": "ton", "tron": "tron", "sui": "sui",
+}
+# bullx chainId -> chain
+BULLX_CHAINS = {"1399811149": "solana", "1": "ethereum", "56": "bsc", "8453": "base", "42161": "arbitrum",
+                "81457": "blast"}
+# chain hints in a person's text: hashtags (#eth) and "on <chain>"; plain words like "base" are too common
+_TEXT_CHAIN_RE = re.compile(
+    r"(?i)(?:#|\$?\bon\s+)(eth|ethereum|bsc|bnb|base|arb|arbitrum|polygon|avax|avalanche|blast)\b"
+    r"|\b(ethereum|arbitrum|BSC)\b")
+
+
+def chain_name(word: str | None) -> str | None:
+    if not word:
+        return None
+    return CHAIN_ALIASES.get(word.strip().lower())
+
+
+@lru_cache(maxsize=1 << 16)
+def is_solana_mint(s: str) -> bool:
+    """True when `s` is base58 that decodes to exactly 32 bytes (and is not the all-zero key)."""
+    if not 32 <= len(s) <= 44 or s == ZERO_SOL:
+        return False
+    n = 0
+    for c in s:
+        i = _B58_INDEX.get(c)
+        if i is None:
+            return False
+        n = n * 58 + i
+    leading = len(s) - len(s.lstrip("1"))
+    return leading + (n.bit_length() + 7) // 8 == 32
+
+
+def is_evm_address(s: str) -> bool:
+    return len(s) == 42 and s[:2] in ("0x", "0X") and EVM_RE.fullmatch(s) is not None and s.lower() != ZERO_EVM
+
+
+class Token(NamedTuple):  # a NamedTuple: built per message, and far cheaper than a frozen dataclass
+    chain: str            # solana, ethereum, ..., or unknown
+    address: str          # normalized: Solana as is, EVM lower-cased
+    address_raw: str      # as written
+    source: str           # link or text
+    maybe_pair: bool = False  # from a link that may name a pool rather than the token (dexscreener, photon lp)
+
+
+def normalize(raw: str) -> tuple[str, str] | None:
+    """(kind, address) for a valid address, kind 'sol' or 'evm'; None otherwise."""
+    if raw.startswith(("0x", "0X")):
+        return ("evm", raw.lower()) if is_evm_address(raw) else None
+    return ("sol", raw) if is_solana_mint(raw) else None
+
+
+def _query(query: str, name: str) -> str:
+    for kv in query.split("&"):
+        k, _, v = kv.partition("=")
+        if k == name:
+            return unquote(v) if "%" in v else v
+    return ""
+
+
+@lru_cache(maxsize=1 << 16)
+def _link_token(host: str, path: str) -> tuple[str, str | None, bool] | None:
+    """(raw address, chain or None, maybe_pair) named by a link, or None. Plain string ops: urllib is slow."""
+    path, _, query = path.partition("?")
+    query = query.partition("#")[0]
+    segs = [unquote(x) if "%" in x else x for x in path.partition("#")[0].split("/") if x]
+    host = host.lower()
+    if host == "dexscreener.com":
+        if len(segs) >= 2:
+            return segs[1], chain_name(segs[0]) or segs[0].lower(), True
+        return None
+    if host == "pump.fun":
+        if segs and segs[0] == "coin" and len(segs) > 1:
+            return segs[1], "solana", False
+        return (segs[0], "solana", False) if segs else None
+    if host == "birdeye.so":
+        if len(segs) >= 2 and segs[0] == "token":
+            return segs[1], chain_name(_query(query, "chain")), False
+        return None
+    if host == "solscan.io":
+        if len(segs) >= 2 and segs[0] == "token":
+            return segs[1], "solana", False
+        return None
+    if host == "gmgn.ai":
+        if len(segs) >= 3 and segs[1] == "token":
+            return segs[2], chain_name(segs[0]), False
+        return None
+    if host == "photon-sol.tinyastro.io":
+        if segs:
+            return segs[-1], "solana", "lp" in segs[:-1]
+        return None
+    if host == "bullx.io":
+        addr = _query(query, "address")
+        if addr:
+            return addr, BULLX_CHAINS.get(_query(query, "chainId")), False
+    return None
+
+
+def text_chain_hint(text: str) -> str | None:
+    """The one EVM chain a person's text names (#bsc, 'on base', 'ethereum'), else None."""
+    found = {chain_name(a or b) for a, b in _TEXT_CHAIN_RE.findall(text)}
+    found.discard(None)
+    found.discard("solana")
+    return found.pop() if len(found) == 1 else None
+
+
+def has_link_host(text: str) -> bool:
+    # substring tests are far cheaper than running the link regex over every message
+    return ("dexscreener" in text or "pump.fun" in text or "birdeye" in text or "solscan" in text
+            or "gmgn" in text or "photon-sol" in text or "bullx" in text)
+
+
+def link_tokens(urls: list[str] | tuple[str, ...]) -> list[Token]:
+    out: list[Token] = []
+    for url in urls:
+        if has_link_host(url):
+            out += _url_tokens(url)
+    return out
+
+
+@lru_cache(maxsize=1 << 14)
+def _url_tokens(url: str) -> tuple[Token, ...]:
+    out = []
+    for m in LINK_RE.finditer(url):
+        got = _link_token(m.group(1), m.group(2))
+        if got is None:
+            continue
+        raw, chain, maybe_pair = got
+        norm = normalize(raw)
+        if norm is None:
+            continue
+        kind, addr = norm
+        if kind == "sol":
+            chain = "solana"
+        elif chain in (None, "solana"):
+            chain = "unknown"
+        out.append(Token(chain, addr, raw, "link", maybe_pair))
+    return tuple(out)
+
+
+def extract_tokens(text: str, hrefs: list[str] | tuple[str, ...] = ()) -> list[Token]:
+    """Distinct tokens a message names, in order of appearance: links first (they carry a chain), then text."""
+    tokens: dict[str, Token] = {}
+    urls = list(hrefs)
+    if has_link_host(text):
+        urls.append(text)
+    if urls:
+        for tok in link_tokens(urls):
+            tokens.setdefault(tok.address, tok)
+    hint = None
+    for m in (EVM_RE.finditer(text) if "0x" in text or "0X" in text else ()):
+        raw = m.group(0)
+        addr = raw.lower()
+        if addr == ZERO_EVM or addr in tokens:
+            continue
+        if hint is None:
+            hint = text_chain_hint(text) or "unknown"
+        tokens[addr] = Token(hint, addr, raw, "text")
+    for m in SOL_RE.finditer(text):
+        raw = m.group(0)
+        if raw not in tokens and is_solana_mint(raw):
+            tokens[raw] = Token("solana", raw, raw, "text")
+    # an EVM link without chain can still take a chain the text names
+    if any(t.chain == "unknown" for t in tokens.values()):
+        hint = text_chain_hint(text)
+        if hint:
+            tokens = {k: (Token(hint, t.address, t.address_raw, t.source, t.maybe_pair) if t.chain == "unknown"
+                          else t) for k, t in tokens.items()}
+    return list(tokens.values())

@@ -1,0 +1,339 @@
+"""Telegram Desktop HTML exports: messages.html, messages2.html, ... messagesN.html of one chat.
+
+Telegram's markup is regular, so the fast path finds message boundaries, classes, ids and senders with
+byte searches, and a numba pass (the JSON scanner's address rule) marks the few messages worth reading;
+only those are turned into text. Files whose markup does not match (or holds undecodable bytes) are parsed
+and walked with selectolax (lexbor) instead; the tests check both paths give the same rows. The sender of
+a `joined` message is carried forward, also across files; card replies are resolved for the whole folder at
+the end (calls.CallBuilder), so a card may sit in another file than its call.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from pathlib import Path
+
+from selectolax.lexbor import LexborHTMLParser
+
+from quantbot_pipelines.telegram.calls import CallBuilder, Chat
+
+MAX_MESSAGE_BYTES = 1 << 20  # Telegram caps a message at 4,096 characters; far bigger is not a real message
+
+_PART_RE = re.compile(r"^messages(\d*)\.html$")
+_B58_RUN_RE = re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{32}")
+_HEX_RUN_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+
+_BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAG_RE = re.compile(r"<[^>]+>")
+_HREF_RE = re.compile(r'href="([^"]*)"')
+_CODE_RE = re.compile(r"<(?:code|pre)[^>]*>(.*?)</(?:code|pre)>", re.DOTALL)
+_REPLY_RE = re.compile(r"go_to_message(-?\d+)")
+_DATE_RE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\s*UTC([+-])(\d{1,2}):(\d{2}))?")
+
+
+def _maybe_address(s: str) -> bool:
+    """Cheap test for an address-like run; the lookbehind keeps the regex from restarting inside words."""
+    return _B58_RUN_RE.search(s) is not None or ("0x" in s and _HEX_RUN_RE.search(s) is not None)
+
+
+def html_parts(folder: Path) -> list[Path]:
+    """messages.html, messages2.html, ... in numeric order (messages.html is part 1)."""
+    parts = []
+    for p in folder.iterdir():
+        m = _PART_RE.match(p.name)
+        if m and p.is_file():
+            parts.append((int(m.group(1) or 1), p))
+    return [p for _, p in sorted(parts)]
+
+
+def html_ts(title: str | None, tz) -> tuple[int | None, str | None]:
+    """'02.03.2025 09:14:05 UTC+01:00' -> UTC epoch seconds; without an offset the zone `tz` is needed."""
+    if not title:
+        return None, "bad_date"
+    m = _DATE_RE.search(title)
+    if not m:
+        return None, "bad_date"
+    d, mo, y, h, mi, s = (int(x) for x in m.groups()[:6])
+    try:
+        if m.group(7):
+            off = (int(m.group(8)) * 3600 + int(m.group(9)) * 60) * (1 if m.group(7) == "+" else -1)
+            return calendar.timegm((y, mo, d, h, mi, s)) - off, None
+        if tz is None:
+            return None, "no_timezone"
+        import datetime as dt
+
+        return int(dt.datetime(y, mo, d, h, mi, s, tzinfo=tz).timestamp()), None
+    except ValueError:
+        return None, "bad_date"
+
+
+def _text_of(inner: str) -> tuple[str, list[str], list[str]]:
+    text = html.unescape(_TAG_RE.sub("", _BR_RE.sub("\n", inner)))
+    hrefs = [html.unescape(h) for h in _HREF_RE.findall(inner)]
+    codes = [html.unescape(_TAG_RE.sub("", c)) for c in _CODE_RE.findall(inner)]
+    return text.strip(), hrefs, codes
+
+
+def _classes(node) -> str:
+    return node.attributes.get("class") or ""
+
+
+def parse_html_folder(folder: Path, builder: CallBuilder, tz, *, fast: bool = True) -> None:
+    """Parse every part of one HTML export into `builder`. Raises ValueError when no part is readable.
+
+    `fast=False` forces the full lexbor walk for every file (the tests check both paths agree)."""
+    parts = html_parts(folder)
+    if not parts:
+        raise ValueError(f"{folder}: no messages.html in this folder")
+    numbers = [int(_PART_RE.match(p.name).group(1) or 1) for p in parts]
+    missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))
+    for n in missing:
+        name = "messages.html" if n == 1 else f"messages{n}.html"
+        builder.add_quarantine(str(folder / name), None, None, None, "missing_parts",
+                               f"{folder / name}: part {n} of the export is missing; its messages are lost",
+                               None, raw_bytes=0)
+    state = {"sender": None, "chat": None}
+    readable = 0
+    for part in parts:
+        data = part.read_bytes()
+        builder.stats["bytes"] += len(data)
+        if not data.strip():
+            builder.add_quarantine(str(part), None, None, None, "missing_parts", f"{part}: empty file", None,
+                                   raw_bytes=0)
+            continue
+        doc = None
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            builder.add_quarantine(str(part), None, None, None, "invalid_utf8",
+                                   f"{part}: invalid UTF-8 at byte {exc.start}; undecodable bytes replaced, "
+                                   "the rest of the file parsed", data[max(0, exc.start - 2048):exc.start + 2048],
+                                   raw_bytes=len(data))
+            doc = data.decode("utf-8", "replace")
+        readable += 1
+        if fast:
+            _parse_part(data, doc, str(part), folder, builder, tz, state)
+        else:
+            _parse_part_full(doc if doc is not None else data.decode("utf-8"), str(part), folder, builder, tz,
+                             state)
+    if not readable:
+        raise ValueError(f"{folder}: every messages*.html file is empty")
+
+
+_MSG_START_RE = re.compile(rb'<div class="message ([^"]*)" id="message(-?\d+)"')
+_HEADER_RE = re.compile(r'<div class="page_header">.*?<div class="text bold">\s*(.*?)\s*</div>', re.DOTALL)
+_FROM = b'<div class="from_name">'
+_FWD = b'class="forwarded body"'
+
+
+def _set_chat(doc_head: str | None, tree, src: str, folder: Path, builder: CallBuilder, state: dict) -> None:
+    name = None
+    if doc_head is not None:
+        m = _HEADER_RE.search(doc_head)
+        if m:
+            name = html.unescape(_TAG_RE.sub("", m.group(1))).strip()
+    elif tree is not None:
+        header = tree.css_first("div.page_header div.text.bold")
+        if header is not None:
+            name = header.text().strip()
+    if name is not None:
+        if state["chat"] is None or state["chat"].name != name:
+            state["chat"] = Chat(f"name:{name}", name, None)
+            builder.stats["chats"] += 1
+    elif state["chat"] is None:
+        name = folder.name
+        builder.add_quarantine(src, None, None, None, "missing_parts",
+                               f"{src}: no chat name (div.page_header); using the folder name {name!r}", None,
+                               raw_bytes=0)
+        state["chat"] = Chat(f"name:{name}", name, None)
+        builder.stats["chats"] += 1
+
+
+def _parse_part(data: bytes, doc: str | None, src: str, folder: Path, builder: CallBuilder, tz,
+                state: dict) -> None:
+    """Fast path: Telegram's markup is regular, so message boundaries, classes, ids and senders come from the
+    raw bytes, and a numba pass marks the messages holding an address-like run; only those are read
+    (`_message_raw`). A file whose markup does not look like Telegram's (a message start the pattern
+    misses, undecodable bytes) takes the full selectolax/lexbor walk instead (`_parse_part_full`)."""
+    import numpy as np
+
+    from quantbot_pipelines.telegram.json_stream import _CLS, address_runs
+
+    if doc is not None:  # undecodable bytes were replaced: walk the repaired text
+        _parse_part_full(doc, src, folder, builder, tz, state)
+        return
+    starts = list(_MSG_START_RE.finditer(data))
+    if len(starts) != data.count(b'class="message '):
+        _parse_part_full(data.decode("utf-8"), src, folder, builder, tz, state)
+        return
+    head = data[:starts[0].start()] if starts else data[:20000]
+    _set_chat(head.decode("utf-8", "replace"), None, src, folder, builder, state)
+    chat: Chat = state["chat"]
+    offsets = np.array([m.start() for m in starts], np.int64)
+    runs = address_runs(np.frombuffer(data, np.uint8), _CLS)
+    cand = set(np.unique(np.searchsorted(offsets, runs, "right") - 1).tolist())
+    n = len(starts)
+    for k, m in enumerate(starts):
+        cls = m.group(1)
+        builder.stats["messages"] += 1
+        if b"service" in cls:
+            builder.stats["service"] += 1
+            continue
+        s = m.start()
+        e = starts[k + 1].start() if k + 1 < n else len(data)
+        j = data.find(_FROM, s, e)
+        sender = None
+        if j >= 0:
+            f = data.find(_FWD, s, j)
+            if f < 0:
+                q = data.find(b"<", j + len(_FROM), e)
+                sender = data[j + len(_FROM):q].decode("utf-8", "replace").strip() or None
+                if sender and "&" in sender:
+                    sender = html.unescape(sender)
+        joined = b"joined" in cls
+        if joined and not sender:
+            sender = state["sender"]
+        elif sender:
+            state["sender"] = sender
+        if k not in cand:
+            continue
+        _message_raw(data[s:e].decode("utf-8", "replace"), int(m.group(2)), sender, chat, src, builder, tz)
+
+
+def _parse_part_full(doc: str, src: str, folder: Path, builder: CallBuilder, tz, state: dict) -> None:
+    tree = LexborHTMLParser(doc)
+    _set_chat(None, tree, src, folder, builder, state)
+    chat: Chat = state["chat"]
+    for node in tree.css("div.message"):
+        cls = _classes(node)
+        builder.stats["messages"] += 1
+        if "service" in cls:
+            builder.stats["service"] += 1
+            continue
+        sender = _own_sender(node)
+        if "joined" in cls and not sender:
+            sender = state["sender"]
+        elif sender:
+            state["sender"] = sender
+        _message(node, cls, sender, chat, src, builder, tz)
+
+
+def _body(node):
+    for child in node.iter():
+        if "body" in _classes(child):
+            return child
+    return None
+
+
+def _own_sender(node) -> str | None:
+    body = _body(node)
+    if body is not None:
+        for child in body.iter():
+            if _classes(child) == "from_name":
+                return child.text(deep=False).strip() or None
+    return None
+
+
+def _message(node, cls: str, sender: str | None, chat: Chat, src: str, builder: CallBuilder, tz) -> None:
+    """One non-service message walked with lexbor: a card (bot) or a call candidate (person)."""
+    ident = node.attributes.get("id") or ""
+    try:
+        mid = int(ident[7:]) if ident.startswith("message") else None
+    except ValueError:
+        mid = None
+    body = _body(node)
+    title = reply = inner = fwd = None
+    extra_hrefs: list[str] = []
+    if body is not None:
+        for child in body.iter():
+            c = _classes(child)
+            if c.startswith("pull_right date"):
+                title = child.attributes.get("title")
+            elif c.startswith("reply_to"):
+                m = _REPLY_RE.search(child.html or "")
+                reply = int(m.group(1)) if m else None
+            elif c == "text":
+                inner = child.inner_html
+            elif c == "forwarded body":
+                for sub in child.iter():
+                    sc = _classes(sub)
+                    if sc == "from_name":
+                        fwd = sub.text(deep=False).strip()
+                    elif sc == "text":
+                        inner = sub.inner_html
+            elif "bot_buttons" in c or child.tag == "table":
+                extra_hrefs += _HREF_RE.findall(child.html or "")
+    _emit(mid, ident, body is not None, title, reply, inner, fwd, extra_hrefs, sender, chat, src, builder, tz,
+          lambda: node.html)
+
+
+_TITLE_RE = re.compile(r'<div class="pull_right date details" title="([^"]*)"')
+_TEXT_DIV = '<div class="text">'
+_REPLY_DIV = 'class="reply_to details"'
+_FWD_DIV = '<div class="forwarded body">'
+_FROM_S = '<div class="from_name">'
+_BUTTONS_RE = re.compile(r'<table class="bot_buttons_table">(.*?)</table>', re.DOTALL)
+
+
+def _message_raw(block: str, mid: int, sender: str | None, chat: Chat, src: str, builder: CallBuilder,
+                 tz) -> None:
+    """The same as `_message` on Telegram's regular markup, read with string searches (no DOM per message).
+
+    div.text never nests another div, so its inner HTML ends at the first '</div>'."""
+    m = _TITLE_RE.search(block)
+    title = html.unescape(m.group(1)) if m else None
+    reply = None
+    r = block.find(_REPLY_DIV)
+    if r >= 0:
+        m = _REPLY_RE.search(block, r, r + 400)
+        reply = int(m.group(1)) if m else None
+    fwd = None
+    start = 0
+    f = block.find(_FWD_DIV)
+    if f >= 0:
+        start = f
+        j = block.find(_FROM_S, f)
+        if j >= 0:
+            fwd = html.unescape(block[j + len(_FROM_S):block.find("<", j + len(_FROM_S))]).strip() or None
+    inner = None
+    t = block.find(_TEXT_DIV, start)
+    if t >= 0:
+        e = block.find("</div>", t)
+        if e >= 0:
+            inner = block[t + len(_TEXT_DIV):e]
+    extra_hrefs: list[str] = []
+    if "bot_buttons" in block:
+        for table in _BUTTONS_RE.findall(block):
+            extra_hrefs += _HREF_RE.findall(table)
+    has_body = '<div class="body">' in block
+    _emit(mid, f"message{mid}", has_body, title, reply, inner, fwd, extra_hrefs, sender, chat, src, builder, tz,
+          lambda: block)
+
+
+def _emit(mid, ident, has_body, title, reply, inner, fwd, extra_hrefs, sender, chat: Chat, src: str,
+          builder: CallBuilder, tz, raw) -> None:
+    if inner is None or not _maybe_address(inner) and not extra_hrefs:
+        return
+    if len(inner) > MAX_MESSAGE_BYTES:
+        builder.add_quarantine(src, chat.name, mid, None, "oversized",
+                               f"{src}: message {mid} has {len(inner)} characters of text "
+                               f"(limit {MAX_MESSAGE_BYTES})", inner)
+        return
+    if mid is None or not has_body:
+        builder.add_quarantine(src, chat.name, mid, None, "missing_parts",
+                               f"{src}: message {ident or '?'} lacks its id or body", raw())
+        return
+    text, hrefs, codes = _text_of(inner)
+    hrefs += [html.unescape(h) for h in extra_hrefs]
+    bot = builder.bot_of(sender)
+    if bot:
+        builder.add_card(chat, bot, reply, text, hrefs, codes)
+        return
+    ts, problem = html_ts(title, tz)
+    if title is None:
+        problem = "missing_parts"
+    builder.add_message(chat, mid=mid, ts=ts, ts_problem=problem,
+                        caller_id=f"name:{sender}" if sender else None, caller_name=sender, text=text,
+                        hrefs=hrefs, forwarded_from=fwd, source_file=src, raw=raw())
