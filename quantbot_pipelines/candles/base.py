@@ -1,0 +1,142 @@
+"""One interface for every candle source, and the interval arithmetic they share.
+
+A source answers `CandleRequest`s (one token, one interval, one window `[start_ts, end_ts)` in epoch seconds)
+with `FetchResult`s: the candles found and what the answer meant (ok, no_trades, token_unknown, bad_request,
+error). What was asked is remembered by the caller in the coverage ledger (`windows.py`, `collect.py`), so a
+source never has to know what it fetched before. Candle open times follow ../shared/reference/backtest-semantics.md:
+a candle with open time t covers [t, t + interval).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import polars as pl
+
+INTERVAL_SECONDS: dict[str, int] = {
+    "1s": 1, "15s": 15, "30s": 30, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
+    "1h": 3600, "2h": 7200, "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200,
+    "1d": 86400, "3d": 259200, "1w": 604800,
+}
+
+# the candle frame every source returns: open_ts in epoch seconds, prices and volume in USD
+CANDLE_COLUMNS: dict[str, pl.DataType] = {
+    "open_ts": pl.Int64, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
+    "close": pl.Float64, "volume_usd": pl.Float64,
+}
+
+
+def normalize_interval(interval: str) -> str:
+    """Our spelling: lower-case units ('1H' -> '1h'); minutes stay '1m' (Birdeye's '1M' is a month: rejected)."""
+    if interval.endswith("M") and interval[:-1].isdigit():
+        raise ValueError(f"interval {interval!r}: monthly candles are not supported")
+    low = interval.lower()
+    if low not in INTERVAL_SECONDS:
+        raise ValueError(f"unknown candle interval {interval!r}; one of {', '.join(INTERVAL_SECONDS)}")
+    return low
+
+
+def interval_seconds(interval: str) -> int:
+    return INTERVAL_SECONDS[normalize_interval(interval)]
+
+
+def floor_to(ts: int, step: int) -> int:
+    return ts - ts % step
+
+
+def ceil_to(ts: int, step: int) -> int:
+    return -((-ts) // step) * step
+
+
+def empty_candles() -> pl.DataFrame:
+    return pl.DataFrame(schema=CANDLE_COLUMNS)
+
+
+class FetchOutcome(StrEnum):
+    OK = "ok"
+    NO_TRADES = "no_trades"          # the source answered, nothing traded in the window (or token too new)
+    TOKEN_UNKNOWN = "token_unknown"  # the source does not know the token on that chain
+    BAD_REQUEST = "bad_request"      # 400/422 or an interval the source cannot give: asking again won't help
+    ERROR = "error"                  # retries exhausted: asked again next run
+    SKIPPED = "skipped"              # not asked at all (unknown chain): never guessed
+
+
+# statuses that count as coverage (until retry_after, when one is set)
+COVERING = (FetchOutcome.OK, FetchOutcome.NO_TRADES, FetchOutcome.TOKEN_UNKNOWN, FetchOutcome.BAD_REQUEST)
+EMPTY = (FetchOutcome.NO_TRADES, FetchOutcome.TOKEN_UNKNOWN)
+
+
+@dataclass(frozen=True)
+class CandleRequest:
+    chain: str
+    address: str
+    interval: str
+    start_ts: int  # inclusive, aligned to the interval
+    end_ts: int    # exclusive, aligned to the interval
+    # the token's first call (epoch s): lets the synthetic market anchor a path that joins across requests
+    anchor_ts: int | None = None
+    # a pool already used for this token (pool-keyed sources keep to one series)
+    pool_address: str | None = None
+
+    @property
+    def candles_max(self) -> int:
+        return (self.end_ts - self.start_ts) // interval_seconds(self.interval)
+
+
+@dataclass
+class FetchResult:
+    request: CandleRequest
+    status: FetchOutcome
+    candles: pl.DataFrame = field(default_factory=empty_candles)
+    requests: int = 0
+    credits: int = 0
+    detail: str | None = None
+    pool_address: str | None = None
+
+
+class CandleSourceAuthError(RuntimeError):
+    """The provider refused the credentials (401/403): every further request would fail, so the run fails.
+    The message names the key by position only, never by value."""
+
+
+class CandleSource(abc.ABC):
+    name: str = "source"
+    # longest window one request may ask, in candles (None: the source pages by itself)
+    max_candles_per_request: int | None = None
+    # empty answers for windows touching the last day are asked again after this long (None: never)
+    empty_retry_s: int | None = 6 * 3600
+    # also re-ask empty answers for old windows (free local sources, where a file may appear later)
+    retry_empty_old: bool = False
+
+    def chain_id(self, chain: str) -> str | None:
+        """The provider's name for our chain, or None when it is unknown to this source (then skipped)."""
+        return None if not chain or chain == "unknown" else chain
+
+    def supports_interval(self, interval: str) -> bool:
+        return normalize_interval(interval) in INTERVAL_SECONDS
+
+    @abc.abstractmethod
+    def fetch(self, request: CandleRequest) -> FetchResult:
+        """Candles of one window."""
+
+    def fetch_many(self, requests: list[CandleRequest]) -> list[FetchResult]:
+        """Candles of many windows, in the order asked. Network sources override this to run concurrently."""
+        return [self.fetch(r) for r in requests]
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def clip_to_window(frame: pl.DataFrame, request: CandleRequest) -> pl.DataFrame:
+    """Candles inside the request window, one per open time, sorted; columns as CANDLE_COLUMNS."""
+    if frame.is_empty():
+        return empty_candles()
+    return (frame.select([pl.col(c).cast(t) for c, t in CANDLE_COLUMNS.items()])
+            .filter((pl.col("open_ts") >= request.start_ts) & (pl.col("open_ts") < request.end_ts))
+            .unique(subset="open_ts", keep="first")
+            .sort("open_ts"))

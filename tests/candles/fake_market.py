@@ -1,0 +1,257 @@
+"""A loopback HTTP server that answers as Birdeye and GeckoTerminal do (../shared/reference/market-apis.md),
+with scripted faults, an optional per-key rate limit and latency. Used by the tests and benchmarks/bench_fetch.py.
+
+Candles are a pure function of (address, open time), so tests can compute what must come back. Minutes where
+`(t // 60 + h) % 11 == 0` have no trades (Birdeye without padding leaves them out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import defaultdict, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import orjson
+
+STEP = {"1m": 60, "5m": 300, "15m": 900, "1H": 3600, "4H": 14400, "1D": 86400}
+
+
+def _h(address: str) -> int:
+    return int.from_bytes(hashlib.blake2b(address.encode(), digest_size=4).digest(), "little") % 1000
+
+
+def expected_open_times(address: str, start: int, end: int, step: int = 60) -> list[int]:
+    """Open times the fake market has for `address` in [start, end)."""
+    ts = np.arange(start - start % step + (step if start % step else 0), end, step, dtype=np.int64)
+    return ts[((ts // 60 + _h(address)) % 11) != 0].tolist()
+
+
+def candle_rows(address: str, start: int, end: int, step: int = 60) -> list[tuple]:
+    ts = np.asarray(expected_open_times(address, start, end, step), dtype=np.int64)
+    h = _h(address)
+    close = 1e-5 * (1.5 + np.sin(ts / 3600.0 + h))
+    open_ = 1e-5 * (1.5 + np.sin((ts - step) / 3600.0 + h))
+    high = np.maximum(open_, close) * 1.01
+    low = np.minimum(open_, close) * 0.99
+    vol = 100.0 + (ts % 977)
+    return list(zip(ts.tolist(), open_.tolist(), high.tolist(), low.tolist(), close.tolist(), vol.tolist(),
+                    strict=True))
+
+
+class FakeMarket:
+    def __init__(self, *, keys: tuple[str, ...] = ("test-key-SECRET-123",), rate_limit: float | None = None,
+                 latency: float = 0.0, timeout_sleep: float = 1.0):
+        self.keys = set(keys)
+        self.rate_limit = rate_limit
+        self.latency = latency
+        self.timeout_sleep = timeout_sleep
+        self.faults: dict[str, list[str]] = defaultdict(list)   # address -> scripted answers, used up in order
+        self.token_chain: dict[str, str] = {}                    # address -> the only chain that knows it
+        self.dead: set[str] = set()                              # known, never traded: empty items
+        self.bad: set[str] = set()                               # 400
+        self.gecko_unknown: set[str] = set()                     # no pools (404)
+        self.requests: list[dict] = []
+        self.history_from = 0                                    # GeckoTerminal: no candles before
+        self.status_counts: dict[int, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self._windows: dict[str, deque] = defaultdict(deque)     # key -> times of accepted requests
+        market = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                market._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None  # clients that timed out close early: not our concern
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def ohlcv_requests(self, address: str | None = None) -> list[dict]:
+        return [r for r in self.requests if "ohlcv" in r["path"] and (address is None or
+                                                                   r["params"].get("address") == address)]
+
+    # -- answering ---------------------------------------------------------------------------------------
+    def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes | dict, headers: dict | None = None) -> None:
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        with self._lock:
+            self.status_counts[status] += 1
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except OSError:
+            pass
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlparse(h.path)
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        rec = {"path": url.path, "params": params, "headers": {k.lower(): v for k, v in h.headers.items()},
+               "t": time.monotonic()}
+        with self._lock:
+            self.requests.append(rec)
+        if self.latency:
+            time.sleep(self.latency)
+        if url.path.startswith("/api/v2/"):
+            return self._gecko(h, url.path, params)
+        if url.path != "/defi/v3/ohlcv":
+            return self._send(h, 404, {"success": False, "message": "Not found"})
+        key = rec["headers"].get("x-api-key")
+        if key not in self.keys:
+            return self._send(h, 401, {"success": False, "message": "Unauthorized"})
+        if self.rate_limit and not self._admit(key):
+            return self._send(h, 429, {"success": False, "message": "Too many requests"})
+        address = params.get("address", "")
+        fault = self._next_fault(address)
+        if fault:
+            return self._fault(h, fault)
+        for p, want in (("currency", "usd"), ("mode", "range"), ("padding", "false"), ("ui_amount_mode", "raw")):
+            if params.get(p) != want:
+                return self._send(h, 400, {"success": False, "message": f"{p} must be {want}"})
+        step = STEP.get(params.get("type", ""))
+        if step is None or address in self.bad:
+            return self._send(h, 400, {"success": False, "message": "invalid address or type"})
+        start, end = int(params["time_from"]), int(params["time_to"])
+        if (end - start) // step + 1 > 5000:
+            return self._send(h, 400, {"success": False, "message": "time range exceeds 5000 candles"})
+        chain = rec["headers"].get("x-chain")
+        known = self.token_chain.get(address, chain) == chain and address not in self.dead
+        rows = candle_rows(address, start, end + 1, step) if known else []
+        items = [{"unix_time": t, "o": o, "h": hi, "l": lo, "c": c, "v": v * 1000, "v_usd": v, "address": address,
+                  "type": params["type"], "currency": "usd"} for t, o, hi, lo, c, v in rows]
+        self._send(h, 200, {"success": True, "data": {"items": items}})
+
+    def _admit(self, key: str) -> bool:
+        """A sliding one-second window per key: more than `rate_limit` requests in it are refused."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._windows[key]
+            while q and q[0] <= now - 1.0:
+                q.popleft()
+            if len(q) >= self.rate_limit:
+                return False
+            q.append(now)
+            return True
+
+    def _next_fault(self, address: str) -> str | None:
+        with self._lock:
+            script = self.faults.get(address)
+            return script.pop(0) if script else None
+
+    def _fault(self, h: BaseHTTPRequestHandler, fault: str) -> None:
+        if fault.startswith("429"):
+            ra = fault.partition(":")[2]
+            return self._send(h, 429, {"success": False, "message": "Too many requests"},
+                              {"Retry-After": ra} if ra else None)
+        if fault in ("500", "502", "503"):
+            return self._send(h, int(fault), {"success": False, "message": "Internal error"})
+        if fault == "401":
+            return self._send(h, 401, {"success": False, "message": "Unauthorized"})
+        if fault == "timeout":
+            time.sleep(self.timeout_sleep)
+            return self._send(h, 504, {"success": False, "message": "late"})
+        if fault == "malformed":
+            return self._send(h, 200, b'{"success": true, "data": {"items": [{"unix_ti')
+        raise ValueError(fault)
+
+    # -- GeckoTerminal -----------------------------------------------------------------------------------
+    def _gecko(self, h: BaseHTTPRequestHandler, path: str, params: dict) -> None:
+        parts = path.strip("/").split("/")  # api v2 networks <net> tokens <addr> pools | pools <pool> ohlcv <tf>
+        if self.rate_limit and not self._admit("gecko"):
+            return self._send(h, 429, {"status": {"error_code": 429, "error_message": "Rate Limited"}})
+        if len(parts) == 6 and parts[4] == "tokens" or len(parts) == 7 and parts[4] == "tokens":
+            addr = parts[5]
+            fault = self._next_fault(addr)
+            if fault:
+                return self._fault(h, fault)
+            if addr in self.gecko_unknown:
+                return self._send(h, 404, {"errors": [{"status": "404", "title": "Not Found"}]})
+            net = parts[3]
+            pools = [
+                {"id": f"{net}_{addr}_small", "type": "pool", "attributes": {
+                    "address": f"{addr}_small", "reserve_in_usd": "120.5", "volume_usd": {"h24": "10"}},
+                 "relationships": {"base_token": {"data": {"id": f"{net}_{addr}"}}}},
+                {"id": f"{net}_{addr}_main", "type": "pool", "attributes": {
+                    "address": f"{addr}_main", "reserve_in_usd": "85000.1", "volume_usd": {"h24": "9000"}},
+                 "relationships": {"base_token": {"data": {"id": f"{net}_{addr}"}}}},
+            ]
+            return self._send(h, 200, {"data": pools})
+        if len(parts) == 8 and parts[4] == "pools" and parts[6] == "ohlcv":
+            pool = parts[5]
+            addr = pool.rsplit("_", 1)[0]
+            step = {"minute": 60, "hour": 3600, "day": 86400}[parts[7]] * int(params.get("aggregate", 1))
+            before, limit = int(params["before_timestamp"]), min(1000, int(params.get("limit", 100)))
+            # the limit newest candles before before_timestamp (quiet minutes skipped); history has a start
+            rows = candle_rows(addr, max(before - 2 * limit * step, self.history_from), before, step)
+            rows = [list(r) for r in reversed(rows)][:limit]  # newest first
+            return self._send(h, 200, {"data": {"id": "x", "type": "ohlcv_request_response",
+                                                "attributes": {"ohlcv_list": rows}},
+                                       "meta": {"base": {"address": addr}, "quote": {"address": "q"}}})
+        return self._send(h, 404, {"errors": [{"status": "404", "title": "Not Found"}]})
+
+
+# -- helpers for tests and the benchmark ----------------------------------------------------------------
+def calls_frame(rows: list[tuple[str, str, int]]):
+    """TELEGRAM_CALLS-like rows (chain, address, call_ts epoch s): the columns collect_candles reads."""
+    import datetime as dt
+
+    import polars as pl
+
+    return pl.DataFrame({
+        "chain": [r[0] for r in rows], "address": [r[1] for r in rows],
+        "call_ts": [dt.datetime.fromtimestamp(r[2], dt.UTC) for r in rows],
+        "first_call_ts": [dt.datetime.fromtimestamp(r[2], dt.UTC) for r in rows],
+    })
+
+
+class MemoryStore:
+    """The warehouse's two candle tables kept in memory: read_stored and ledger as collect_candles wants them."""
+
+    def __init__(self):
+        import polars as pl
+
+        from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES
+
+        self.candles = pl.from_arrow(RAW_CANDLES.empty())
+        self.ledger = pl.from_arrow(CANDLE_LEDGER.empty())
+
+    def read_stored(self, ranges):
+        import polars as pl
+
+        if ranges.is_empty() or self.candles.is_empty():
+            return self.candles.head(0)
+        c = self.candles.with_columns(pl.col("open_ts").dt.epoch("s").alias("_t"))
+        return (c.join(ranges, on=["chain", "address", "interval"])
+                .filter((pl.col("_t") >= pl.col("start_ts")) & (pl.col("_t") < pl.col("end_ts")))
+                .select(self.candles.columns).unique(subset=["chain", "address", "interval", "open_ts"]))
+
+    def save(self, day, batch) -> None:
+        import polars as pl
+
+        self.candles = pl.concat([self.candles.filter(pl.col("day") != day), batch.candles], how="vertical_relaxed")
+        self.ledger = pl.concat([self.ledger.filter(pl.col("day") != day), batch.ledger], how="vertical_relaxed")
