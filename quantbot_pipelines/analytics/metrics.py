@@ -1,0 +1,189 @@
+"""Per-call token analytics: how far and how fast the token ran after entry (no costs).
+
+Every figure as defined in ../shared/reference/backtest-semantics.md ("Entry", "Path analytics"):
+- entry (pack_paths): first candle opening at or after call_ts + entry_delay, within max_entry_gap;
+- ath_multiple = max high in [entry_ts, entry_ts + horizon) / entry_price; ath_ts = open of the first candle
+  that made it; time_to_ath_s = ath_ts - entry_ts;
+- time_to_Nx_s (N = 1.5, 2, 3, 5, 10) = open of the first candle with high >= N x entry_price - entry_ts;
+- min_multiple = min low / entry_price; drawdown_before_2x = min low of the candles before the first 2x
+  candle (the whole window if none) / entry_price - 1, 0 when 2x comes on the entry candle itself;
+- end_multiple = last close in the window / entry_price;
+- window_complete: coverage spans (CANDLE_LEDGER rows ok/no_trades) cover the whole window and the window
+  has ended (entry_ts + horizon <= now). Without coverage: the token has a candle at or beyond the window's
+  end, or now is beyond it. A call without entry is judged on the window it would have had (from
+  call_ts + entry_delay), so `no_entry` is final only once that span is known.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import polars as pl
+
+from quantbot_pipelines.analytics.kernels import merge_spans, window_metrics
+from quantbot_pipelines.paths import (
+    DEFAULT_HORIZON_S,
+    DEFAULT_MAX_ENTRY_GAP_S,
+    STATUS_OK,
+    Paths,
+    epoch_seconds,
+    pack_paths,
+)
+from quantbot_pipelines.schemas import TOKEN_ANALYTICS
+
+LEVELS = (1.5, 2.0, 3.0, 5.0, 10.0)
+LEVEL_COLUMNS = ("time_to_1_5x_s", "time_to_2x_s", "time_to_3x_s", "time_to_5x_s", "time_to_10x_s")
+_LEVELS = np.array(LEVELS)
+_TWO = LEVELS.index(2.0)
+_CALL_COLUMNS = (
+    "day",
+    "chat_id",
+    "message_id",
+    "caller_id",
+    "caller_name",
+    "chain",
+    "address",
+    "card_ticker",
+    "call_ts",
+    "first_call",
+    "repeat",
+)
+
+
+def path_metrics(paths: Paths) -> dict[str, np.ndarray]:
+    """The kernel part: metrics per call over packed arrays (nan / -1 where a call has no entry)."""
+    ath_i, ath, low_min, low_before, end_close, hit = window_metrics(
+        paths.ts,
+        paths.high,
+        paths.low,
+        paths.close,
+        paths.start,
+        paths.stop,
+        paths.entry_price,
+        _LEVELS,
+        _TWO,
+    )
+    p = paths.entry_price
+    has = paths.stop > paths.start
+    out = {
+        "ath_multiple": ath / p,
+        "ath_ts": np.where(has, paths.ts[np.maximum(ath_i, 0)] if len(paths.ts) else -1, -1),
+        "min_multiple": low_min / p,
+        "drawdown_before_2x": low_before / p - 1.0,
+        "end_multiple": end_close / p,
+        "candles": paths.stop - paths.start,
+    }
+    out["time_to_ath_s"] = np.where(has, out["ath_ts"] - paths.entry_ts, -1)
+    for j, name in enumerate(LEVEL_COLUMNS):
+        idx = hit[:, j]
+        out[name] = np.where(
+            idx >= 0, paths.ts[np.maximum(idx, 0)] - paths.entry_ts if len(paths.ts) else -1, -1
+        )
+    return out
+
+
+def _covered(
+    calls: pl.DataFrame, coverage: pl.DataFrame, interval: str | None, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Whether [a, b) per call lies inside the union of the token's coverage spans."""
+    keys = ["chain", "address"]
+    cov = coverage
+    if interval is not None and "interval" in cov.columns:
+        cov = cov.filter(pl.col("interval") == interval)
+    tokens = calls.select(keys).unique().with_row_index("tid")
+    cov = (
+        cov.select(*keys, "start_ts", "end_ts")
+        .join(tokens, on=keys, how="inner")
+        .with_columns(pl.col("tid").cast(pl.Int64))
+    )
+    ctid = (
+        calls.select(keys)
+        .join(tokens, on=keys, how="left", maintain_order="left")
+        .get_column("tid")
+        .cast(pl.Int64)
+        .to_numpy()
+    )
+    if cov.height == 0:
+        return np.zeros(len(a), bool)
+    cs, ce = epoch_seconds(cov.get_column("start_ts")), epoch_seconds(cov.get_column("end_ts"))
+    ct = cov.get_column("tid").to_numpy()
+    order = np.lexsort((cs, ct))
+    mt, ms, me = merge_spans(ct[order], cs[order], ce[order])
+    shift = np.int64(1) << np.int64(33)
+    span_key = mt * shift + ms
+    i = np.searchsorted(span_key, ctid * shift + a, side="right") - 1
+    j = np.maximum(i, 0)
+    return (i >= 0) & (mt[j] == ctid) & (ms[j] <= a) & (me[j] >= b)
+
+
+def token_analytics(
+    calls: pl.DataFrame,
+    candles: pl.DataFrame,
+    *,
+    coverage: pl.DataFrame | None = None,
+    entry_delay_s: int = 0,
+    max_entry_gap_s: int = DEFAULT_MAX_ENTRY_GAP_S,
+    horizon_s: int = DEFAULT_HORIZON_S,
+    now: int | None = None,
+) -> pl.DataFrame:
+    """One TOKEN_ANALYTICS row per call, in the order of `calls`. `candles`: RAW_CANDLES rows, 1m."""
+    now = int(time.time()) if now is None else int(now)
+    paths = pack_paths(
+        calls, candles, entry_delay_s=entry_delay_s, max_entry_gap_s=max_entry_gap_s, horizon_s=horizon_s
+    )
+    m = path_metrics(paths)
+    ok = paths.status == STATUS_OK
+    call_ts = epoch_seconds(calls.get_column("call_ts"))
+    win_start = np.where(ok, paths.entry_ts, call_ts + entry_delay_s)
+    win_end = win_start + horizon_s
+    ended = win_end <= now
+    if coverage is not None:
+        interval = None
+        if "interval" in candles.columns and candles.height:
+            ivs = candles.get_column("interval").unique()
+            interval = ivs[0] if ivs.len() == 1 else None
+        complete = ended & _covered(calls, coverage, interval, win_start, win_end)
+    else:
+        last = paths.last_ts if paths.last_ts is not None else np.full(len(ok), -1)
+        complete = ended | ((last >= 0) & (last >= win_end))
+
+    def masked(s: pl.Series, missing: np.ndarray) -> pl.Series:
+        return s.scatter(np.flatnonzero(missing), None) if missing.any() else s
+
+    def ts_col(name: str, a: np.ndarray) -> pl.Series:
+        missing = ~ok | (a < 0)
+        s = (
+            pl.Series(name, np.where(missing, 0, a) * 1000)
+            .cast(pl.Datetime("ms"))
+            .dt.replace_time_zone("UTC")
+        )
+        return masked(s, missing)
+
+    def f(name: str, a: np.ndarray) -> pl.Series:
+        return pl.Series(name, np.where(ok, a, np.nan)).fill_nan(None)
+
+    def i(name: str, a: np.ndarray) -> pl.Series:
+        return masked(pl.Series(name, a, pl.Int64), ~ok | (a < 0))
+
+    base = calls.select([c for c in _CALL_COLUMNS if c in calls.columns])
+    if "day" not in base.columns:
+        base = base.with_columns(pl.col("call_ts").dt.date().alias("day"))
+    cols = [
+        pl.Series("status", paths.status.astype(str), pl.String),
+        ts_col("entry_ts", paths.entry_ts),
+        f("entry_price", paths.entry_price),
+        f("ath_multiple", m["ath_multiple"]),
+        ts_col("ath_ts", m["ath_ts"]),
+        i("time_to_ath_s", m["time_to_ath_s"]),
+        *[i(name, m[name]) for name in LEVEL_COLUMNS],
+        f("min_multiple", m["min_multiple"]),
+        f("drawdown_before_2x", m["drawdown_before_2x"]),
+        f("end_multiple", m["end_multiple"]),
+        pl.Series("window_complete", complete, pl.Boolean),
+        pl.Series("candles", np.where(ok, m["candles"], 0), pl.Int64),
+    ]
+    out = base.with_columns(cols)
+    schema = pl.from_arrow(TOKEN_ANALYTICS.empty()).schema
+    missing = [pl.lit(None, schema[c]).alias(c) for c in schema if c not in out.columns]
+    return out.with_columns(missing).select(schema.names()).cast(dict(schema))

@@ -1,0 +1,173 @@
+"""Hand-computed paths for every figure in ../shared/reference/backtest-semantics.md
+("Entry", "Path analytics")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from quantbot_pipelines.analytics import token_analytics
+from quantbot_pipelines.paths import pack_paths
+from quantbot_pipelines.schemas import TOKEN_ANALYTICS
+from tests.analytics._data import T0, calls, candles
+
+FAR = T0 + 365 * 86400
+
+# token "run": minute -> (open, high, low, close); minute 0 is in progress at the call (T0 + 30 s)
+RUN = [
+    (0, 1.0, 5.0, 0.1, 1.0),
+    (1, 1.0, 1.2, 0.8, 1.1),  # entry: open 1.0 at T0 + 60
+    (2, 1.1, 1.6, 0.7, 1.5),  # 1.5x
+    (3, 1.5, 1.9, 0.6, 1.8),  # lowest low before 2x
+    (4, 1.8, 2.5, 0.9, 2.4),  # 2x (its low does not count before 2x)
+    (5, 2.4, 3.2, 0.5, 3.0),  # 3x and the ATH; lowest low of the window
+    (6, 3.0, 3.1, 2.0, 2.2),
+]  # last close
+
+
+def one(df: pl.DataFrame, message_id: int = 1) -> dict:
+    return df.filter(pl.col("message_id") == message_id).row(0, named=True)
+
+
+def test_every_metric_on_a_hand_computed_path():
+    out = token_analytics(calls([("run", 30)]), candles({"run": RUN}), now=FAR)
+    assert out.columns == TOKEN_ANALYTICS.columns
+    TOKEN_ANALYTICS.conform(out.to_arrow())  # types fit the schema
+    r = one(out)
+    assert r["status"] == "ok"
+    assert r["entry_ts"] == dt.datetime.fromtimestamp(T0 + 60, dt.UTC)  # the candle in progress is not used
+    assert r["entry_price"] == 1.0
+    assert r["ath_multiple"] == pytest.approx(3.2)  # the 5.0 high of minute 0 is before the entry
+    assert r["ath_ts"] == dt.datetime.fromtimestamp(T0 + 300, dt.UTC)
+    assert r["time_to_ath_s"] == 240
+    assert (r["time_to_1_5x_s"], r["time_to_2x_s"], r["time_to_3x_s"]) == (60, 180, 240)
+    assert r["time_to_5x_s"] is None and r["time_to_10x_s"] is None
+    assert r["min_multiple"] == pytest.approx(0.5)
+    assert r["drawdown_before_2x"] == pytest.approx(-0.4)
+    assert r["end_multiple"] == pytest.approx(2.2)
+    assert r["candles"] == 6
+    assert r["window_complete"] is True
+    assert (r["caller_id"], r["card_ticker"], r["day"]) == ("u1", "RUN", dt.date(2026, 1, 1))
+
+
+def test_horizon_cuts_the_window():
+    r = one(token_analytics(calls([("run", 30)]), candles({"run": RUN}), horizon_s=300, now=FAR))
+    # window [T0 + 60, T0 + 360): minutes 1..5
+    assert r["candles"] == 5 and r["end_multiple"] == pytest.approx(3.0)
+
+
+def test_entry_delay_moves_the_entry():
+    r = one(token_analytics(calls([("run", 30)]), candles({"run": RUN}), entry_delay_s=120, now=FAR))
+    # first open at or after T0 + 150 is minute 3
+    assert r["entry_ts"] == dt.datetime.fromtimestamp(T0 + 180, dt.UTC) and r["entry_price"] == 1.5
+    assert r["ath_multiple"] == pytest.approx(3.2 / 1.5)
+    assert r["time_to_2x_s"] == 120  # minute 5 high 3.2 >= 3.0
+    assert r["drawdown_before_2x"] == pytest.approx(0.6 / 1.5 - 1)  # minutes 3, 4 before the 2x candle
+
+
+def test_call_exactly_on_a_candle_open_enters_on_that_candle():
+    r = one(token_analytics(calls([("run", 60)]), candles({"run": RUN}), now=FAR))
+    assert r["entry_ts"] == dt.datetime.fromtimestamp(T0 + 60, dt.UTC)
+
+
+def test_gap_after_the_call_and_inside_the_window():
+    gap = [(0, 1, 1, 1, 1), (10, 2.0, 2.2, 1.8, 2.0), (11, 2.0, 2.1, 1.5, 1.9), (30, 3.0, 4.4, 2.9, 4.0)]
+    r = one(token_analytics(calls([("gap", 30)]), candles({"gap": gap}), now=FAR))
+    assert r["status"] == "ok" and r["entry_price"] == 2.0
+    assert r["entry_ts"] == dt.datetime.fromtimestamp(T0 + 600, dt.UTC)
+    assert r["time_to_2x_s"] == 1200 and r["time_to_1_5x_s"] == 1200  # times from open times, not indexes
+    assert r["drawdown_before_2x"] == pytest.approx(1.5 / 2.0 - 1)
+    assert r["candles"] == 3
+    # the first candle after the call opens 9.5 min later: beyond a 5 min max gap there is no entry
+    r = one(token_analytics(calls([("gap", 30)]), candles({"gap": gap}), max_entry_gap_s=300, now=FAR))
+    assert r["status"] == "no_entry" and r["entry_price"] is None and r["ath_multiple"] is None
+    assert r["candles"] == 0
+
+
+def test_never_trades_after_the_call_and_no_candles_at_all():
+    quiet = [(-5, 1, 1, 1, 1), (-1, 1, 1, 1, 1), (0, 1, 1, 1, 1)]
+    out = token_analytics(calls([("quiet", 30), ("ghost", 30)]), candles({"quiet": quiet}), now=FAR)
+    assert one(out, 1)["status"] == "no_entry"  # candles before the call only
+    assert one(out, 2)["status"] == "no_candles"  # no candle of the token at all
+    for r in out.iter_rows(named=True):
+        assert r["entry_ts"] is None and r["time_to_2x_s"] is None and r["end_multiple"] is None
+
+
+def test_ten_x_in_the_first_candle():
+    moon = [(1, 1.0, 12.0, 0.9, 11.0), (2, 11.0, 11.5, 8.0, 9.0)]
+    r = one(token_analytics(calls([("moon", 30)]), candles({"moon": moon}), now=FAR))
+    assert [r[f"time_to_{n}x_s"] for n in ("1_5", "2", "3", "5", "10")] == [0, 0, 0, 0, 0]
+    assert r["ath_multiple"] == 12.0 and r["time_to_ath_s"] == 0
+    assert r["drawdown_before_2x"] == 0.0  # no candle before the 2x candle: the path starts at entry
+    assert r["min_multiple"] == pytest.approx(0.9) and r["end_multiple"] == 9.0
+
+
+def test_incomplete_window_without_coverage():
+    out = token_analytics(calls([("run", 30)]), candles({"run": RUN}), now=T0 + 3600)
+    assert one(out)["window_complete"] is False  # younger than the 48 h horizon
+    # a candle at or beyond the window's end also tells the window is over
+    late = RUN + [(2 * 1440 + 1, 1, 1, 1, 1)]
+    assert one(token_analytics(calls([("run", 30)]), candles({"run": late}), now=T0 + 3600))[
+        "window_complete"
+    ]
+
+
+def _coverage(spans: list[tuple[int, int]], address: str = "run") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "chain": "solana",
+            "address": address,
+            "interval": "1m",
+            "start_ts": [s for s, _ in spans],
+            "end_ts": [e for _, e in spans],
+        }
+    ).with_columns(pl.col("start_ts", "end_ts").mul(1000).cast(pl.Datetime("ms", "UTC")))
+
+
+def test_window_complete_from_coverage_spans():
+    c, k = calls([("run", 30)]), candles({"run": RUN})
+    end = T0 + 60 + 172800
+    for spans, now, want in [
+        ([(T0 - 3600, end)], FAR, True),
+        ([(T0 - 3600, T0 + 7200), (T0 + 7200, end + 60)], FAR, True),  # touching spans join
+        ([(T0 - 3600, T0 + 7200), (T0 + 7260, end)], FAR, False),  # a hole
+        ([(T0 + 120, end)], FAR, False),  # starts after entry
+        ([(T0 - 3600, end)], end - 1, False),  # covered but not over yet
+        ([(T0 - 3600, end)], end, True),
+    ]:
+        got = one(token_analytics(c, k, coverage=_coverage(spans), now=now))["window_complete"]
+        assert got is want, (spans, now)
+    other = _coverage([(T0 - 3600, end)], address="other")
+    assert one(token_analytics(c, k, coverage=other, now=FAR))["window_complete"] is False
+
+
+def test_unsorted_input_and_duplicates_give_the_same_rows():
+    k = candles({"run": RUN, "moon": [(1, 1.0, 12.0, 0.9, 11.0)]})
+    c = calls([("run", 30), ("moon", 30), ("run", 90)])
+    a = token_analytics(c, k, now=FAR)
+    shuffled = pl.concat([k, k.head(2)]).sample(fraction=1.0, shuffle=True, seed=3)
+    b = token_analytics(c, shuffled, now=FAR)
+    assert a.equals(b)
+    assert one(a, 3)["entry_ts"] == dt.datetime.fromtimestamp(T0 + 120, dt.UTC)  # call at +90 s: next open
+
+
+def test_pack_paths_windows_and_positional_delay():
+    k = candles({"run": RUN})
+    p = pack_paths(calls([("run", 30), ("ghost", 0)]), k, 0, max_entry_gap_s=900, horizon_s=180)
+    assert p.n_calls == 2 and list(p.status) == ["ok", "no_candles"]
+    assert (p.start[0], p.stop[0]) == (1, 4)  # minutes 1, 2, 3
+    assert p.entry_ts[0] == T0 + 60 and p.entry_ts[1] == -1 and np.isnan(p.entry_price[1])
+    assert p.ts.dtype == np.int64 and list(p.ts[:2]) == [T0, T0 + 60]
+    assert p.last_ts[0] == T0 + 360
+
+
+def test_empty_inputs():
+    out = token_analytics(calls([("run", 30)]).head(0), candles({"run": RUN}).head(0), now=FAR)
+    assert out.height == 0 and out.columns == TOKEN_ANALYTICS.columns
+    out = token_analytics(calls([("run", 30)]), candles({"run": RUN}).head(0), now=FAR)
+    assert one(out)["status"] == "no_candles"
+    assert isinstance(TOKEN_ANALYTICS.conform(out.to_arrow()), pa.Table)
