@@ -1,0 +1,27 @@
+"""Simulated trades of every call under exit strategies given as data (YAML in strategies/).
+
+Semantics: ../shared/reference/backtest-semantics.md ("Entry", "Trades", "Rollups"). No Dagster here.
+"""
+
+from quantbot_pipelines.simulation.engine import iter_simulate, simulate
+from quantbot_pipelines.simulation.plots import equity_curve_plot
+from quantbot_pipelines.simulation.rollups import (
+    MIN_CALLER_TRADES,
+    caller_strategy_leaderboard,
+    leaderboard_markdown,
+    strategy_leaderboard,
+)
+from quantbot_pipelines.simulation.strategy import (
+    Strategy,
+    StrategyError,
+    load_strategies,
+    load_strategy_file,
+    parse_strategies,
+    strategy_file_fingerprint,
+)
+
+__all__ = [
+    "MIN_CALLER_TRADES", "Strategy", "StrategyError", "caller_strategy_leaderboard", "equity_curve_plot",
+    "iter_simulate", "leaderboard_markdown", "load_strategies", "load_strategy_file", "parse_strategies",
+    "simulate", "strategy_file_fingerprint", "strategy_leaderboard",
+]
