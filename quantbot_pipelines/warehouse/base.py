@@ -95,7 +95,7 @@ class Warehouse(ABC):
         values = [partition_value(spec, col, p[col]) for p in partitions]
         return self.read(spec, where=[(col, "in", values)], columns=columns)
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:  # optional hook
         """Release connections; a no-op where there are none."""
 
 

@@ -6,13 +6,15 @@
 One file per partition makes replace atomic with a single rename: the new file is written beside the old
 under a unique temporary name and `os.replace`d over it, so readers (other processes of Dagster's
 multiprocess executor, concurrent runs) see either the old rows or the new, never a half-written file,
-and a crashed writer leaves only a temporary file that the next write of the partition sweeps away.
+and a crashed writer leaves only a temporary file that a later write of the partition sweeps away
+(once it is an hour old: a younger one may be a concurrent writer's).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +38,7 @@ from quantbot_pipelines.warehouse.base import (
 )
 
 DATA_FILE = "data.parquet"
+STALE_TMP_S = 3600  # a temporary file this old belongs to a crashed writer
 
 
 def _fmt(value: Any) -> str:
@@ -90,9 +93,14 @@ class ParquetWarehouse(Warehouse):
         arrow = to_arrow(spec, data, part)
         target_dir = self._partition_dir(spec, part)
         target_dir.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - STALE_TMP_S
         for stale in target_dir.glob(f".{DATA_FILE}.*.tmp"):
-            # a crashed writer's leftovers; a concurrent writer's file may vanish under us, which is fine
-            stale.unlink(missing_ok=True)
+            # a crashed writer's leftovers; a younger file may be a concurrent writer's, still being written
+            try:
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
         tmp = target_dir / f".{DATA_FILE}.{uuid.uuid4().hex}.tmp"
         pq.write_table(arrow, tmp, compression=self.compression, row_group_size=self.row_group_size)
         os.replace(tmp, target_dir / DATA_FILE)
@@ -128,9 +136,14 @@ class ParquetWarehouse(Warehouse):
             return pl.from_arrow(spec.empty().select(cols))
         tables = []
         filt = _arrow_filter(spec, row_preds)
+        filt_cols = {c for c, _, _ in row_preds}
         for f in files:
-            t = pq.read_table(f, filters=filt)
-            tables.append(_evolve(spec, t).select(cols))
+            if filt_cols <= set(pq.read_schema(f).names):
+                t = _evolve(spec, pq.read_table(f, filters=filt))
+            else:
+                # a file older than a filtered column: add it (null) first, then filter in memory
+                t = _evolve(spec, pq.read_table(f)).filter(pq.filters_to_expression(filt))
+            tables.append(t.select(cols))
         return pl.from_arrow(pa.concat_tables(tables))
 
     @staticmethod
@@ -155,7 +168,8 @@ def _arrow_filter(spec: TableSpec, preds: list[Predicate]):
     for col, op, value in preds:
         type_ = spec.schema.field(col).type
         if op == "in":
-            value = [_scalar(type_, v) for v in value]
+            # typed, so that an empty list is a string (date, ...) array rather than a null one
+            value = pa.array([_scalar(type_, v) for v in value], type_)
             out.append((col, "in", value))
         else:
             out.append((col, "==" if op == "=" else op, _scalar(type_, value)))
