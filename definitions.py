@@ -10,11 +10,11 @@ defs = Definitions(
     assets=[
         telegram.telegram_exports, telegram.telegram_calls,
         candles.raw_candles,
-        analytics.aggregated_candles, analytics.token_analytics,
+        *analytics.aggregated_candles, analytics.token_analytics,
         analytics.caller_leaderboard, analytics.token_leaderboard,
         simulation.simulation_results, simulation.strategy_leaderboard, simulation.caller_strategy_leaderboard,
     ],
-    asset_checks=[analytics.candles_consistent, analytics.candle_coverage, analytics.aggregates_match_raw],
+    asset_checks=[analytics.candles_consistent, analytics.candle_coverage, *analytics.aggregates_match_raw],
     sensors=[telegram.telegram_inbox_sensor, simulation.strategies_sensor, ops.run_failure_alerts, automation_sensor],
     schedules=[ops.refresh_incomplete_windows],
     resources=build_resources(),

@@ -11,7 +11,14 @@ fires only for partitions whose own inputs were updated, on any day.
 
 from __future__ import annotations
 
-from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
+from dagster import (
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+)
+
+from resources.settings import SETTINGS
 
 follows_updated_days = (
     AutomationCondition.any_deps_updated().since(
@@ -22,14 +29,20 @@ follows_updated_days = (
     & ~AutomationCondition.in_progress()
 ).with_label("follows_updated_days")
 
-# rollups over all partitions: re-run once whenever any input partition changed
-follows_any_update = AutomationCondition.eager()
+# rollups over all partitions: re-run once whenever any input partition changed, after the wave settles.
+# (eager() would wait for *every* day partition of the inputs to exist, and days without calls never do.)
+follows_any_update = (
+    AutomationCondition.any_deps_updated().since(
+        AutomationCondition.newly_requested() | AutomationCondition.newly_updated())
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("follows_any_update")
 
 automation_sensor = AutomationConditionSensorDefinition(
     "quantbot_automation",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=max(5, SETTINGS.sensor_interval_s // 2),
     description="Evaluates the assets' automation conditions: day partitions follow updated inputs, "
                 "leaderboards follow any update.",
 )

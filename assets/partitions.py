@@ -6,7 +6,6 @@ from dagster import (
     DailyPartitionsDefinition,
     DynamicPartitionsDefinition,
     MultiPartitionsDefinition,
-    StaticPartitionsDefinition,
 )
 
 from resources.settings import SETTINGS
@@ -24,7 +23,3 @@ telegram_exports_partitions = DynamicPartitionsDefinition(name="telegram_exports
 strategy_files = DynamicPartitionsDefinition(name="strategies")
 
 day_x_strategy = MultiPartitionsDefinition({"day": call_days, "strategy": strategy_files})
-
-# aggregated candles: one partition per (call day, interval); intervals from QUANTBOT_INTERVALS
-intervals = StaticPartitionsDefinition(list(SETTINGS.intervals))
-day_x_interval = MultiPartitionsDefinition({"day": call_days, "interval": intervals})

@@ -35,7 +35,7 @@ def write_section(name: str, title: str, body: str) -> None:
     section = (f"<!-- bench:{name} -->\n## {title}\n\nRun {stamp} on {machine()}.\n\n{body.strip()}\n"
                f"<!-- /bench:{name} -->\n")
     text = DOC.read_text() if DOC.exists() else HEADER
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n?", re.S)
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n?", re.DOTALL)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)

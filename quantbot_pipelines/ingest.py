@@ -43,7 +43,9 @@ def _day_digests(calls: pl.DataFrame) -> dict[dt.date, int]:
     """One order-independent digest per day, to tell which days' rows a new export changes."""
     if calls.is_empty():
         return {}
-    hashed = calls.select(pl.col("day"), pl.struct(TELEGRAM_CALLS.columns).hash(seed=0).alias("h"))
+    # provenance columns stay out: the same messages arriving in a second file change no day
+    content = [c for c in TELEGRAM_CALLS.columns if c not in ("source_file", "source_format")]
+    hashed = calls.select(pl.col("day"), pl.struct(content).hash(seed=0).alias("h"))
     out = hashed.group_by("day").agg(pl.col("h").sort().hash(seed=1).first().alias("d"), pl.len().alias("n"))
     return {row[0]: hash((row[1], row[2])) for row in out.iter_rows()}
 

@@ -301,7 +301,8 @@ CALLER_STRATEGY_LEADERBOARD = TableSpec(
     schema=pa.schema([_f("rank", pa.int64(), "rank within the strategy"),
                       _f("strategy", pa.string(), "strategy name", False),
                       _f("caller_id", pa.string(), "caller id", False),
-                      _f("caller_name", pa.string(), "caller name")] + _ROLLUP_FIELDS),
+                      _f("caller_name", pa.string(), "caller name")] + _ROLLUP_FIELDS
+                     + [_f("score", pa.float64(), "mean return - 1 x standard error; null below 5 trades")]),
 )
 
 RUN_FAILURES = TableSpec(

@@ -33,5 +33,13 @@ def build_resources(settings: Settings = SETTINGS) -> dict:
     }
 
 
-__all__ = ["AlertResource", "CandleSourceResource", "SETTINGS", "Settings", "StrategyFolderResource", "TelegramInboxResource",
-           "WarehouseResource", "build_resources"]
+__all__ = [
+    "SETTINGS",
+    "AlertResource",
+    "CandleSourceResource",
+    "Settings",
+    "StrategyFolderResource",
+    "TelegramInboxResource",
+    "WarehouseResource",
+    "build_resources",
+]

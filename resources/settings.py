@@ -14,6 +14,7 @@
 | QUANTBOT_CANDLE_DIR | $QUANTBOT_DATA_DIR/candles | folder of the files candle source |
 | QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension) |
 | QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
+| QUANTBOT_SENSOR_INTERVAL_S | 30 | how often the inbox and strategy sensors look (automation: half of it) |
 | QUANTBOT_ALERT_WEBHOOK_URL, QUANTBOT_ALERT_TELEGRAM_TOKEN, QUANTBOT_ALERT_TELEGRAM_CHAT | (unset) | run-failure alerts |
 """
 
@@ -38,6 +39,7 @@ class Settings:
     candle_dir: Path
     strategies_dir: Path
     intervals: tuple[str, ...]
+    sensor_interval_s: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,6 +57,7 @@ class Settings:
             strategies_dir=Path(env.get("QUANTBOT_STRATEGIES") or REPO_ROOT / "strategies").resolve(),
             intervals=tuple(i.strip() for i in (env.get("QUANTBOT_INTERVALS") or "5m,15m,1h,4h,1d").split(",")
                             if i.strip()),
+            sensor_interval_s=int(env.get("QUANTBOT_SENSOR_INTERVAL_S") or 30),
         )
 
 

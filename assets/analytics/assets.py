@@ -3,19 +3,17 @@
 Every figure is defined in ../shared/reference/backtest-semantics.md; the library implements it.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import time
 
 import polars as pl
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
-    MultiPartitionKey,
     asset,
 )
 from pydantic import Field
@@ -23,14 +21,20 @@ from pydantic import Field
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
 from assets.metadata import image, preview
-from assets.partitions import call_days, day_x_interval
+from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.analytics import (
     aggregate_candles,
     ath_distribution_plot,
-    caller_leaderboard as build_caller_leaderboard,
     caller_leaderboard_markdown,
+)
+from quantbot_pipelines.analytics import (
+    caller_leaderboard as build_caller_leaderboard,
+)
+from quantbot_pipelines.analytics import (
     token_analytics as compute_token_analytics,
+)
+from quantbot_pipelines.analytics import (
     token_leaderboard as build_token_leaderboard,
 )
 from quantbot_pipelines.schemas import (
@@ -42,40 +46,40 @@ from quantbot_pipelines.schemas import (
     TOKEN_ANALYTICS,
     TOKEN_LEADERBOARD,
 )
+from resources.settings import SETTINGS
 from resources.warehouse import WarehouseResource
 
 
-def _day_interval(key: str) -> tuple[dt.date, str]:
-    if not isinstance(key, MultiPartitionKey):
-        key = day_x_interval.get_partition_key_from_str(key)
-    dims = key.keys_by_dimension
-    return dt.date.fromisoformat(dims["day"]), dims["interval"]
+def _aggregated_asset(interval: str) -> AssetsDefinition:
+    @asset(
+        key=["aggregated_candles", interval],
+        partitions_def=call_days,
+        deps=[raw_candles],
+        backfill_policy=BackfillPolicy.single_run(),
+        automation_condition=follows_updated_days,
+        group_name="analytics",
+        kinds={"polars", "parquet"},
+        description=f"raw_candles rolled up to {interval} (first open, max high, min low, last close, summed "
+                    "volume), buckets aligned to UTC epoch multiples; gaps stay gaps. One asset per interval, "
+                    "day-partitioned like its input, so a day range runs every interval in the same run as "
+                    "raw_candles (a day x interval multi-partition is split into one run per interval).",
+    )
+    def _aggregate(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        wh = warehouse.get()
+        rows, started = 0, time.perf_counter()
+        for key in context.partition_keys:
+            day = dt.date.fromisoformat(key)
+            raw = wh.read(RAW_CANDLES, where=[("day", "=", day)])
+            rows += wh.write_partition(AGGREGATED_CANDLES, {"day": day, "interval": interval},
+                                       aggregate_candles(raw, interval))
+        return MaterializeResult(metadata={"rows": rows, "days": len(context.partition_keys),
+                                           "seconds": round(time.perf_counter() - started, 3)})
+
+    return _aggregate
 
 
-@asset(
-    partitions_def=day_x_interval,
-    deps=[raw_candles],
-    backfill_policy=BackfillPolicy.single_run(),
-    automation_condition=follows_updated_days,
-    group_name="analytics",
-    kinds={"polars", "parquet"},
-    description="raw_candles rolled up per interval (first open, max high, min low, last close, summed volume), "
-                "buckets aligned to UTC epoch multiples; gaps stay gaps. Partitioned by call day x interval: one "
-                "node in the lineage, each interval backfilled or re-run on its own.",
-)
-def aggregated_candles(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    wh = warehouse.get()
-    keys = [_day_interval(k) for k in context.partition_keys]
-    rows, raw_cache = 0, {}
-    started = time.perf_counter()
-    for day, interval in sorted(keys):
-        if day not in raw_cache:
-            raw_cache.clear()
-            raw_cache[day] = wh.read(RAW_CANDLES, where=[("day", "=", day)])
-        out = aggregate_candles(raw_cache[day], interval)
-        rows += wh.write_partition(AGGREGATED_CANDLES, {"day": day, "interval": interval}, out)
-    return MaterializeResult(metadata={"rows": rows, "partitions": len(keys),
-                                       "seconds": round(time.perf_counter() - started, 3)})
+# QUANTBOT_INTERVALS configures the set (default 5m, 15m, 1h, 4h, 1d)
+aggregated_candles = [_aggregated_asset(interval) for interval in SETTINGS.intervals]
 
 
 class AnalyticsConfig(Config):

@@ -1,7 +1,5 @@
 """Raw candles around every call of the day, fetched once from the configured candle source."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 import polars as pl

@@ -1,7 +1,5 @@
 """Run failures: recorded in the warehouse (`run_failures`) and, where configured, posted as alerts."""
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 

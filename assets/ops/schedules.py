@@ -4,8 +4,6 @@ Only days that still have an incomplete window are requested (from token_analyti
 run of consecutive days; downstream partitions of those days follow through automation.
 """
 
-from __future__ import annotations
-
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from assets.candles.assets import raw_candles

@@ -5,8 +5,6 @@ quantbot_pipelines/simulation. Strategy files live in strategies/ (QUANTBOT_STRA
 sensor keeps the dynamic `strategy` dimension in step with that folder.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import time
 
@@ -37,11 +35,15 @@ from quantbot_pipelines.schemas import (
 )
 from quantbot_pipelines.simulation import (
     StrategyError,
-    caller_strategy_leaderboard as build_caller_strategy_leaderboard,
     equity_curve_plot,
     leaderboard_markdown,
     load_strategy_file,
     simulate,
+)
+from quantbot_pipelines.simulation import (
+    caller_strategy_leaderboard as build_caller_strategy_leaderboard,
+)
+from quantbot_pipelines.simulation import (
     strategy_leaderboard as build_strategy_leaderboard,
 )
 from resources.strategies import StrategyFolderResource

@@ -5,8 +5,6 @@ Removed file: partition removed (its stored rows stay, but leave the leaderboard
 the request spans all call days as one 2-D partition range, which the single-run backfill policy honours.
 """
 
-from __future__ import annotations
-
 import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
@@ -15,13 +13,14 @@ from assets.partitions import RANGE_END, RANGE_START, strategy_files
 from assets.simulation.assets import simulation_results
 from quantbot_pipelines.schemas import TELEGRAM_CALLS
 from quantbot_pipelines.simulation import StrategyError, load_strategy_file, strategy_file_fingerprint
+from resources.settings import SETTINGS
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
 
 @sensor(
     target=[simulation_results],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=SETTINGS.sensor_interval_s,
     default_status=DefaultSensorStatus.RUNNING,
     description="Adds, re-runs and removes strategy partitions as files appear in, change in or leave strategies/.",
 )

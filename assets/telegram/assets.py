@@ -4,8 +4,6 @@
 `telegram_calls` derives each UTC day's calls from every staged export (first_call/repeat are global).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 import polars as pl

@@ -5,8 +5,6 @@ Each tick is cheap: it stats the inbox (sizes and mtimes, no parsing) and reads 
 unchanged file is never parsed again and every staged export leads to exactly one wave of day runs.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 
@@ -16,12 +14,14 @@ from dagster import (
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
+    define_asset_job,
     sensor,
 )
 
 from assets.partitions import RANGE_END, RANGE_START, telegram_exports_partitions
 from assets.telegram.assets import telegram_calls, telegram_exports
 from quantbot_pipelines.ingest import inbox_exports
+from resources.settings import SETTINGS
 from resources.telegram import TelegramInboxResource
 
 
@@ -36,9 +36,16 @@ def day_ranges(days: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+# two jobs, because one sensor target may not mix partitions definitions (exports vs call days)
+stage_export_job = define_asset_job("stage_telegram_export", selection=[telegram_exports],
+                                    description="Parse one export of the inbox into the staging tables.")
+calls_job = define_asset_job("derive_telegram_calls", selection=[telegram_calls],
+                             description="Derive the calls of a range of days from every staged export.")
+
+
 @sensor(
-    target=[telegram_exports, telegram_calls],
-    minimum_interval_seconds=30,
+    jobs=[stage_export_job, calls_job],
+    minimum_interval_seconds=SETTINGS.sensor_interval_s,
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches the inbox for Telegram exports; parses new or changed ones once and then "
                 "materializes the telegram_calls days they touch.",
@@ -54,8 +61,8 @@ def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: Tele
     new_keys = sorted(k for k in refs if k not in known)
     for key, ref in sorted(refs.items()):
         if files.get(key) != ref.fingerprint:
-            requests.append(RunRequest(run_key=f"export:{key}:{ref.fingerprint}",
-                                       asset_selection=[telegram_exports.key], partition_key=key))
+            requests.append(RunRequest(run_key=f"export:{key}:{ref.fingerprint}", job_name=stage_export_job.name,
+                                       partition_key=key))
             files[key] = ref.fingerprint
 
     records = context.instance.fetch_materializations(
@@ -68,7 +75,7 @@ def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: Tele
         for first, last in day_ranges(days):
             requests.append(RunRequest(
                 run_key=f"calls:{record.storage_id}:{first}:{last}",
-                asset_selection=[telegram_calls.key],
+                job_name=calls_job.name,
                 tags={RANGE_START: first, RANGE_END: last, "quantbot/export": record.partition_key or ""},
             ))
 

@@ -1,0 +1,142 @@
+"""The whole pipeline on the sample export, on a real ephemeral Dagster instance: every stage, its metadata,
+its checks, and re-runs that change nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+
+from assets.partitions import RANGE_END, RANGE_START
+from tests.support.pipeline import INTERVALS, make_resources
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    from assets.runner import materialize_pipeline
+    from quantbot_pipelines.sample import write_sample_inbox
+
+    root = tmp_path_factory.mktemp("pipeline")
+    resources = make_resources(root)
+    write_sample_inbox(root / "inbox")
+    instance = DagsterInstance.ephemeral()
+    runs = materialize_pipeline(instance, resources, intervals=INTERVALS, log=lambda _: None)
+    yield instance, resources, runs
+    instance.dispose()
+
+
+def _latest_metadata(instance, asset: str, partition: str | None = None) -> dict:
+    records = instance.fetch_materializations(AssetKey(asset), limit=1000).records
+    if partition is not None:
+        records = [r for r in records if r.partition_key == partition]
+    assert records, f"no materialization of {asset} {partition or ''}"
+    return records[0].asset_materialization.metadata
+
+
+def test_every_stage_lands_rows(pipeline):
+    _instance, resources, _runs = pipeline
+    wh = resources["warehouse"].get()
+    calls = wh.read("telegram_calls")
+    assert calls.height > 100
+    assert calls.get_column("caller_id").n_unique() >= 5
+    assert calls.select("chain", "address", "chat_id", "message_id").is_duplicated().sum() == 0
+
+    candles = wh.read("raw_candles")
+    assert candles.height > 10_000
+    assert candles.select("day", "chain", "address", "interval", "open_ts").is_duplicated().sum() == 0
+
+    analytics = wh.read("token_analytics")
+    assert analytics.height == calls.height
+    assert analytics.filter(pl.col("status") == "ok").height > calls.height // 2
+
+    agg = wh.read("aggregated_candles")
+    assert set(agg.get_column("interval").unique()) == set(INTERVALS)
+
+    board = wh.read("caller_leaderboard")
+    assert board.filter(pl.col("rank") == 1).height == 1
+
+    trades = wh.read("simulation_trades")
+    strategies = sum(len(v) for v in _strategies(resources).values())
+    assert trades.height == calls.height * strategies
+    assert wh.read("strategy_leaderboard").height > 0
+    assert wh.read("caller_strategy_leaderboard").height > 0
+
+
+def _strategies(resources) -> dict:
+    from quantbot_pipelines.simulation import load_strategy_file
+
+    return {stem: load_strategy_file(path) for stem, path in resources["strategies"].files().items()}
+
+
+def test_metadata_reads_well_in_the_ui(pipeline):
+    instance, resources, _ = pipeline
+    day = str(resources["warehouse"].get().read("telegram_calls", columns=["day"]).get_column("day").min())
+    meta = _latest_metadata(instance, "telegram_calls", day)
+    for key in ("rows", "callers", "tokens", "quarantined", "preview"):
+        assert key in meta
+    assert meta["preview"].value.startswith("|")
+    board = _latest_metadata(instance, "caller_leaderboard")
+    assert board["leaderboard"].value.startswith("| # | caller |")
+    assert board["ath_distribution"].value.startswith("![")
+    strategy = _latest_metadata(instance, "strategy_leaderboard")
+    assert "equity_curves" in strategy and "leaderboard" in strategy
+    candles = _latest_metadata(instance, "raw_candles", day)
+    assert candles["requests"].value >= 0 and "coverage" in candles
+
+
+def test_checks_pass_on_the_sample(pipeline):
+    instance, resources, _ = pipeline
+    day = str(resources["warehouse"].get().read("raw_candles", columns=["day"]).get_column("day").min())
+    for check in ("candles_consistent", "candle_coverage"):
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [AssetCheckKey(AssetKey("raw_candles"), check)])
+        assert record, check
+    result = _run_checks(resources, day)
+    assert all(e.passed for e in result.get_asset_check_evaluations()), result.get_asset_check_evaluations()
+
+
+def _run_checks(resources, day: str):
+    from assets.analytics.checks import candle_coverage, candles_consistent
+    from assets.candles.assets import raw_candles
+
+    return materialize([raw_candles, candles_consistent, candle_coverage],
+                       selection=AssetSelection.checks(candles_consistent, candle_coverage),
+                       tags={RANGE_START: day, RANGE_END: day}, resources=resources,
+                       instance=DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def test_consistency_check_fails_on_broken_candles(tmp_path):
+    from quantbot_pipelines.schemas import RAW_CANDLES
+
+    resources = make_resources(tmp_path)
+    wh = resources["warehouse"].get()
+    day = dt.date(2025, 9, 3)
+    ts = [dt.datetime(2025, 9, 3, 10, m, tzinfo=dt.UTC) for m in (0, 1, 1, 2)]
+    bad = pl.DataFrame({
+        "day": [day] * 4, "chain": ["solana"] * 4, "address": ["Tok"] * 4, "interval": ["1m"] * 4,
+        "open_ts": ts, "open": [1.0, 1.0, 1.0, -1.0], "high": [0.5, 1.2, 1.2, 1.0],
+        "low": [0.9, 0.8, 0.8, 0.5], "close": [1.0, 1.1, 1.1, 0.9], "volume_usd": [1.0] * 4,
+        "source": ["synthetic"] * 4})
+    wh.write_partition(RAW_CANDLES, {"day": day}, bad)
+    result = _run_checks(resources, str(day))
+    (consistent,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "candles_consistent"]
+    assert not consistent.passed
+    problems = consistent.metadata["problems"].value
+    assert sum(problems.values()) >= 3
+
+
+def test_rerunning_candles_spends_no_requests_and_keeps_rows(pipeline):
+    instance, resources, _ = pipeline
+    import definitions
+
+    wh = resources["warehouse"].get()
+    before = wh.read("raw_candles").sort("day", "chain", "address", "open_ts")
+    days = sorted({str(d) for d in before.get_column("day").to_list()})
+    result = materialize(list(definitions.defs.assets), selection=["raw_candles"], instance=instance,
+                         resources=resources, tags={RANGE_START: days[0], RANGE_END: days[-1]})
+    metas = result.asset_materializations_for_node("raw_candles")
+    assert metas and all(m.metadata["requests"].value == 0 for m in metas)
+    after = wh.read("raw_candles").sort("day", "chain", "address", "open_ts")
+    assert after.equals(before)

@@ -1,0 +1,159 @@
+"""Sensors and the schedule, evaluated with build_sensor_context / build_schedule_context on a real instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import polars as pl
+from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
+
+from assets.partitions import RANGE_END, RANGE_START, strategy_files, telegram_exports_partitions
+from tests.support.pipeline import make_resources
+
+
+def _tick(sensor, instance, resources, cursor):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    result = sensor(context)
+    return result, result.cursor
+
+
+def _apply_partition_requests(instance, result) -> None:
+    for req in result.dynamic_partitions_requests or []:
+        if type(req).__name__ == "AddDynamicPartitionsRequest":
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        else:
+            for key in req.partition_keys:
+                instance.delete_dynamic_partition(req.partitions_def_name, key)
+
+
+def _assets_of(request) -> list[str]:
+    if request.asset_selection:
+        return [k.to_user_string() for k in request.asset_selection]
+    return {"stage_telegram_export": ["telegram_exports"], "derive_telegram_calls": ["telegram_calls"]}[
+        request.job_name]
+
+
+def _execute(instance, resources, request) -> None:
+    import definitions
+
+    keys = _assets_of(request)
+    materialize(list(definitions.defs.assets), selection=keys, partition_key=request.partition_key,
+                tags=dict(request.tags), instance=instance, resources=resources)
+
+
+def test_inbox_sensor_requests_exactly_the_touched_days(tmp_path):
+    from assets.telegram.sensors import telegram_inbox_sensor
+    from quantbot_pipelines.sample import write_sample_inbox
+
+    sample = tmp_path / "sample"
+    write_sample_inbox(sample)
+    resources = make_resources(tmp_path / "run", strategies=False)
+    inbox = tmp_path / "run" / "inbox"
+    instance = DagsterInstance.ephemeral()
+    first, *others = sorted(p for p in sample.iterdir())
+    shutil.copytree(first, inbox / first.name)
+
+    # tick 1: the new export is registered and parsed once
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, None)
+    assert len(result.run_requests) == 1
+    _apply_partition_requests(instance, result)
+    assert len(instance.get_dynamic_partitions(telegram_exports_partitions.name)) == 1
+    _execute(instance, resources, result.run_requests[0])
+
+    # tick 2: the export's materialization names its days; one run per run of consecutive days
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
+    days = {str(d) for d in resources["warehouse"].get().read("telegram_staged_calls").get_column("day")}
+    covered = set()
+    for req in result.run_requests:
+        assert _assets_of(req) == ["telegram_calls"]
+        start, end = dt.date.fromisoformat(req.tags[RANGE_START]), dt.date.fromisoformat(req.tags[RANGE_END])
+        covered |= {str(start + dt.timedelta(days=i)) for i in range((end - start).days + 1)}
+    assert covered == days
+    for req in result.run_requests:
+        _execute(instance, resources, req)
+
+    # tick 3: nothing changed, nothing requested, nothing parsed
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
+    assert result.run_requests == []
+
+    # a second export: only its own days come back
+    shutil.copytree(others[0], inbox / others[0].name)
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
+    assert len(result.run_requests) == 1 and result.run_requests[0].partition_key != \
+        instance.get_dynamic_partitions(telegram_exports_partitions.name)[0]
+    _apply_partition_requests(instance, result)
+    _execute(instance, resources, result.run_requests[0])
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
+    assert result.run_requests and all(r.tags.get("quantbot/export") for r in result.run_requests)
+    for req in result.run_requests:
+        _execute(instance, resources, req)
+
+    # the same export dropped again under another name: staged, but no day changes, so no day runs
+    staged_before = resources["warehouse"].get().read("telegram_calls").height
+    shutil.copytree(first, inbox / f"copy_of_{first.name}")
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
+    _apply_partition_requests(instance, result)
+    for req in result.run_requests:
+        _execute(instance, resources, req)
+    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
+    assert result.run_requests == []
+    assert resources["warehouse"].get().read("telegram_calls").height == staged_before
+
+
+def test_strategies_sensor_follows_the_folder(tmp_path):
+    from assets.simulation.sensors import strategies_sensor
+    from quantbot_pipelines.schemas import TELEGRAM_CALLS
+
+    resources = make_resources(tmp_path)
+    wh = resources["warehouse"].get()
+    for day in ("2025-09-01", "2025-09-02"):
+        wh.write_partition(TELEGRAM_CALLS, {"day": dt.date.fromisoformat(day)}, pl.from_arrow(TELEGRAM_CALLS.empty()))
+    folder = resources["strategies"].path
+    stems = sorted(resources["strategies"].files())
+    assert stems, "strategies/ ships strategy files"
+    instance = DagsterInstance.ephemeral()
+
+    result, cursor = _tick(strategies_sensor, instance, resources, None)
+    _apply_partition_requests(instance, result)
+    assert sorted(instance.get_dynamic_partitions(strategy_files.name)) == stems
+    assert {r.tags[RANGE_START] for r in result.run_requests} == {f"2025-09-01|{s}" for s in stems}
+    assert {r.tags[RANGE_END] for r in result.run_requests} == {f"2025-09-02|{s}" for s in stems}
+
+    result, cursor = _tick(strategies_sensor, instance, resources, cursor)
+    assert result.run_requests == [] and not result.dynamic_partitions_requests
+
+    # changed file: re-requested; removed file: partition removed; broken file: skipped with a warning
+    changed = folder / f"{stems[0]}.yaml"
+    changed.write_text(changed.read_text() + "\n# tweaked\n")
+    (folder / f"{stems[-1]}.yaml").unlink()
+    (folder / "broken.yaml").write_text("name: [unclosed\n")
+    result, cursor = _tick(strategies_sensor, instance, resources, cursor)
+    assert [r.tags[RANGE_START] for r in result.run_requests] == [f"2025-09-01|{stems[0]}"]
+    _apply_partition_requests(instance, result)
+    assert stems[-1] not in instance.get_dynamic_partitions(strategy_files.name)
+    assert "broken" not in instance.get_dynamic_partitions(strategy_files.name)
+
+
+def test_refresh_schedule_requests_only_incomplete_days(tmp_path):
+    from assets.ops.schedules import refresh_incomplete_windows
+    from quantbot_pipelines.schemas import TOKEN_ANALYTICS
+
+    resources = make_resources(tmp_path, strategies=False)
+    wh = resources["warehouse"].get()
+    context = build_schedule_context(instance=DagsterInstance.ephemeral(), resources=resources,
+                                     scheduled_execution_time=dt.datetime(2025, 10, 13, 1, tzinfo=dt.UTC))
+    assert refresh_incomplete_windows.evaluate_tick(context).skip_message
+
+    schema = pl.from_arrow(TOKEN_ANALYTICS.empty()).schema
+    for day, complete in (("2025-10-09", True), ("2025-10-10", False), ("2025-10-11", False), ("2025-10-12", False)):
+        d = dt.date.fromisoformat(day)
+        row = pl.DataFrame([{"day": d, "chat_id": "c", "message_id": 1, "chain": "solana", "address": "A",
+                             "call_ts": dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC), "status": "ok",
+                             "window_complete": complete}], schema=schema)
+        wh.write_partition(TOKEN_ANALYTICS, {"day": d}, row)
+    wh.write_partition(TOKEN_ANALYTICS, {"day": dt.date(2025, 10, 11)}, pl.DataFrame(schema=schema))
+    data = refresh_incomplete_windows.evaluate_tick(context)
+    ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in data.run_requests]
+    assert ranges == [("2025-10-10", "2025-10-10"), ("2025-10-12", "2025-10-12")]
+    assert [k.to_user_string() for k in data.run_requests[0].asset_selection] == ["raw_candles"]
