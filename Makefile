@@ -36,7 +36,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	for b in ingest fetch analytics simulation storage; do $(PY) -m benchmarks.bench_$$b || exit 1; done
+	for b in ingest fetch analytics simulation storage pipeline; do $(PY) -m benchmarks.bench_$$b || exit 1; done
 
 clean:
 	rm -rf data/warehouse .dagster_home

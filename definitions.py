@@ -1,6 +1,6 @@
 """The QuantBot code location: one Definitions object, loaded by workspace.yaml and [tool.dagster]."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from assets import analytics, candles, ops, simulation, telegram
 from assets.automation import automation_sensor
@@ -18,4 +18,8 @@ defs = Definitions(
     sensors=[telegram.telegram_inbox_sensor, simulation.strategies_sensor, ops.run_failure_alerts, automation_sensor],
     schedules=[ops.refresh_incomplete_windows],
     resources=build_resources(),
+    # one process per run, steps in sequence: a stage step is seconds of IO-bound work, while a process per
+    # step re-imports polars, numba and the code location (~3 s each); and chDB allows one process per data
+    # folder. Parallelism comes from concurrent runs (dagster.yaml) or the Celery location (deploy/celery).
+    executor=in_process_executor,
 )

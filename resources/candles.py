@@ -21,6 +21,8 @@ class CandleSourceResource(ConfigurableResource):
     interval: str = Field(default="1m", description="raw candle interval")
     pre_window_s: int = Field(default=3600, description="candles before each call")
     horizon_s: int = Field(default=48 * 3600, description="candles after each call")
+    entry_slack_s: int = Field(default=15 * 60, description="more candles past call + horizon, so that an entry "
+                               "up to max_entry_gap after the call still has its whole window")
     # birdeye
     birdeye_api_keys: str | None = Field(default=None, description="comma-separated keys; set with EnvVar")
     birdeye_base_url: str = "https://public-api.birdeye.so"

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
-from assets.metadata import image, preview
+from assets.metadata import image, preview, timed
 from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.analytics import (
@@ -64,6 +64,7 @@ def _aggregated_asset(interval: str) -> AssetsDefinition:
                     "day-partitioned like its input, so a day range runs every interval in the same run as "
                     "raw_candles (a day x interval multi-partition is split into one run per interval).",
     )
+    @timed
     def _aggregate(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         wh = warehouse.get()
         rows, started = 0, time.perf_counter()
@@ -99,6 +100,7 @@ class AnalyticsConfig(Config):
                 "drawdown before 2x, end multiple, window_complete, status (ok, no_entry, no_candles). "
                 "Recomputed when the day's candles grow.",
 )
+@timed
 def token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
                     warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
@@ -141,6 +143,7 @@ class LeaderboardConfig(Config):
     description="Callers ranked by a confidence-adjusted score over their non-repeat calls (formula in "
                 "quantbot_pipelines/analytics/leaderboard.py), with hit rates, median and mean ATH multiple.",
 )
+@timed
 def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     analytics = wh.read(TOKEN_ANALYTICS)
@@ -164,6 +167,7 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
     kinds={"polars"},
     description="Tokens by how far they ran after their first call.",
 )
+@timed
 def token_leaderboard(warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     board = build_token_leaderboard(wh.read(TOKEN_ANALYTICS))

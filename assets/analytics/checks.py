@@ -16,6 +16,7 @@ from dagster import (
 
 from assets.analytics.assets import aggregated_candles
 from assets.candles.assets import raw_candles
+from assets.metadata import timed
 from assets.partitions import call_days
 from quantbot_pipelines.analytics import candle_problems, rollup_mismatches
 from quantbot_pipelines.schemas import AGGREGATED_CANDLES, RAW_CANDLES, TELEGRAM_CALLS
@@ -33,6 +34,7 @@ def _days(context: AssetCheckExecutionContext) -> list[dt.date]:
 @asset_check(asset=raw_candles, partitions_def=call_days, blocking=True,
              description="high >= max(open, close), low <= min(open, close), prices > 0, "
                          "no duplicate open times, none in the future.")
+@timed
 def candles_consistent(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
     # a range run checks every day of its range and reports one result for the range
     now, total, problems, bad_days = int(time.time()), 0, {}, []
@@ -50,6 +52,7 @@ def candles_consistent(context: AssetCheckExecutionContext, warehouse: Warehouse
 
 @asset_check(asset=raw_candles, partitions_def=call_days,
              description=f"Share of the day's calls whose token has candles; warns below {MIN_COVERAGE:.0%}.")
+@timed
 def candle_coverage(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
     wh = warehouse.get()
     days = _days(context)
@@ -67,6 +70,7 @@ def candle_coverage(context: AssetCheckExecutionContext, warehouse: WarehouseRes
 def _rollup_check(asset: AssetsDefinition, interval: str) -> AssetChecksDefinition:
     @asset_check(asset=asset, name="aggregates_match_raw", partitions_def=call_days,
                  description="Aggregated candles equal a direct rollup of the raw candles, on a sample of tokens.")
+    @timed
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         wh = warehouse.get()
         mismatches, rows = 0, 0

@@ -6,7 +6,7 @@ import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from assets.automation import follows_updated_days
-from assets.metadata import preview
+from assets.metadata import preview, timed
 from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.candle_store import stored_candles
@@ -34,10 +34,12 @@ def _sum_stats(total: dict, stats: dict) -> None:
     automation_condition=follows_updated_days,
     group_name="candles",
     kinds={"python", "parquet"},
-    description="Candles of every token called that day over [call - pre_window, call + horizon], unique per "
+    description="Candles of every token called that day over [call - pre_window, call + horizon + entry slack], "
+                "unique per "
                 "(chain, address, interval, open_ts). A coverage ledger (candle_ledger) records what was asked, "
                 "so a covered window is never requested twice; young calls' windows are filled in later runs.",
 )
+@timed
 def raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource,
                 candle_source: CandleSourceResource) -> MaterializeResult:
     wh = warehouse.get()
@@ -51,7 +53,7 @@ def raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource,
         batch = collect_candles(
             calls, day=day, source=source, ledger=ledger, read_stored=lambda r: stored_candles(wh, r),
             interval=candle_source.interval, pre_window_s=candle_source.pre_window_s,
-            horizon_s=candle_source.horizon_s)
+            horizon_s=candle_source.horizon_s + candle_source.entry_slack_s)
         # candles before ledger: a ledger row must never claim candles that are not stored
         wh.write_partition(RAW_CANDLES, {"day": day}, batch.candles)
         wh.write_partition(CANDLE_LEDGER, {"day": day}, batch.ledger)

@@ -22,7 +22,7 @@ from dagster import (
 from assets.analytics.assets import token_analytics
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
-from assets.metadata import image, preview
+from assets.metadata import image, preview, timed
 from assets.partitions import day_x_strategy
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.schemas import (
@@ -68,6 +68,7 @@ def _day_strategy(key: str) -> tuple[dt.date, str]:
                 "entry, fills, exit reason, net multiple after fees and slippage. Trades of calls whose candle "
                 "window is not complete yet are flagged (window_complete = false).",
 )
+@timed
 def simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
                        strategies: StrategyFolderResource) -> MaterializeResult:
     wh = warehouse.get()
@@ -123,6 +124,7 @@ def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
     description="Exit strategies ranked over all simulated trades (repeats excluded): trades, win rate, mean and "
                 "median return, profit factor, total return of an equal-sized book, worst trade, exit reasons.",
 )
+@timed
 def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolderResource) -> MaterializeResult:
     wh = warehouse.get()
     trades = _rollup_input(wh, strategies)
@@ -143,6 +145,7 @@ def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolde
     kinds={"polars"},
     description="Every caller under every strategy: which exit rule suits whom.",
 )
+@timed
 def caller_strategy_leaderboard(warehouse: WarehouseResource,
                                 strategies: StrategyFolderResource) -> MaterializeResult:
     wh = warehouse.get()

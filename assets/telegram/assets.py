@@ -18,7 +18,7 @@ from dagster import (
     asset,
 )
 
-from assets.metadata import day_list, preview
+from assets.metadata import day_list, preview, timed
 from assets.partitions import call_days, telegram_exports_partitions
 from quantbot_pipelines.ingest import all_calls, inbox_exports, quarantine_on_days, stage_export
 from quantbot_pipelines.schemas import TELEGRAM_CALLS
@@ -37,6 +37,7 @@ PREVIEW_COLUMNS = ["call_ts", "chat_name", "caller_name", "chain", "address", "c
                 "telegram_staged_calls and telegram_quarantine. Unreadable messages are quarantined with a "
                 "reason; see the `quarantined` metadata.",
 )
+@timed
 def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                      telegram_inbox: TelegramInboxResource) -> MaterializeResult:
     ref = inbox_exports(telegram_inbox.path).get(context.partition_key)
@@ -70,6 +71,7 @@ def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResourc
     description="One row per call (a person's message naming a token), by UTC day of the call, across all "
                 "staged exports, de-duplicated, with first_call and repeat. Schema: docs/schemas.md.",
 )
+@timed
 def telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]

@@ -26,7 +26,10 @@ executor = celery_executor.configured({
 day_pipeline = define_asset_job("day_pipeline", selection=["telegram_calls", "raw_candles", "token_analytics"],
                                 executor_def=executor)
 
-defs = Definitions.merge(base.defs, Definitions(jobs=[day_pipeline], executor=executor))
+# the same assets, checks, sensors and resources as the embedded location, with Celery as the executor
+defs = Definitions(assets=base.defs.assets, asset_checks=base.defs.asset_checks, sensors=base.defs.sensors,
+                   schedules=base.defs.schedules, resources=base.defs.resources, jobs=[day_pipeline],
+                   executor=executor)
 
 
 def day_pipeline_job():

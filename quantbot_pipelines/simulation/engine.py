@@ -2,9 +2,10 @@
 
 Entry and window: ../shared/reference/backtest-semantics.md ("Entry"), via quantbot_pipelines.paths.pack_paths
 (one packing per distinct (entry_delay, max_entry_gap, horizon) among the strategies). Fills and costs: the
-same page ("Trades"), implemented in kernels.simulate_block. Calls are processed in chunks whose size also
-shrinks with the number of strategies, so the working arrays stay bounded (about PAIR_BUDGET trades at a
-time) whatever the call count; `iter_simulate` yields the chunks for callers that stream them to storage.
+same page ("Trades"), implemented in kernels.simulate_block (serial) / simulate_block_parallel (calls over
+threads). Calls are processed in chunks whose size also shrinks with the number of strategies, so the working
+arrays stay bounded (about PAIR_BUDGET trades at a time) whatever the call count; `iter_simulate` yields the
+chunks for callers that stream them to storage.
 
 Fill times: a fill is stamped with the open time of the candle it happened in (a time exit or end-of-window
 sale at that candle's close too); `exit_ts` is the stamp of the last fill.
@@ -12,9 +13,11 @@ sale at that candle's close too); `exit_ts` is the stamp of the last fill.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -27,6 +30,11 @@ REASONS = ("", "take_profit", "stop_loss", "trailing_stop", "break_even", "time_
            "no_entry")
 _POLICY = {"stop_first": K.STOP_FIRST, "take_profit_first": K.TAKE_PROFIT_FIRST,
            "nearest_first": K.NEAREST_FIRST}
+PARALLEL_MIN_CALLS = 64  # below this, thread start-up costs more than it saves
+PARALLEL_SLICES = 8  # runs of calls per thread: evens out threads whose calls hold longer trades
+# one parallel kernel at a time per process: numba's workqueue threading layer must not be entered from two
+# Python threads at once; a caller that finds it busy runs the serial kernel (same results)
+_PARALLEL_LOCK = threading.Lock()
 PAIR_BUDGET = 1_000_000  # trades per kernel call: ~40 MB of fill arrays with 3-level ladders
 _CALL_COLS = ("day", "chat_id", "message_id", "caller_id", "caller_name", "chain", "address", "call_ts", "repeat")
 
@@ -90,19 +98,34 @@ class TradeArrays:
     fill_reason: np.ndarray
 
 
-def run_block(paths: Paths, arrays: StrategyArrays, horizon_s: int, lo: int, hi: int) -> TradeArrays:
-    """Run the kernel for calls [lo, hi) of `paths` against every strategy of `arrays`."""
+def run_block(paths: Paths, arrays: StrategyArrays, horizon_s: int, lo: int, hi: int, *,
+              parallel: bool | None = None) -> TradeArrays:
+    """Run the kernel for calls [lo, hi) of `paths` against every strategy of `arrays`.
+
+    parallel: None = over numba's threads (NUMBA_NUM_THREADS, or numba.set_num_threads) when there are at
+    least PARALLEL_MIN_CALLS calls and more than one thread. Output is identical either way: each
+    (call, strategy) pair has its own output slots.
+    """
     pairs = (hi - lo) * len(arrays.sl)
     width = arrays.max_fills
     out = TradeArrays(np.empty(pairs, np.int64), np.empty(pairs, np.int8), np.empty(pairs, np.float64),
                       np.empty(pairs, np.int8), np.empty((pairs, width), np.int64),
                       np.empty((pairs, width), np.float64), np.empty((pairs, width), np.float64),
                       np.empty((pairs, width), np.int8))
-    K.simulate_block(paths.ts, paths.open, paths.high, paths.low, paths.close, paths.start, paths.stop,
-                     paths.entry_price, lo, hi, arrays.sl, arrays.tr_act, arrays.tr_dist, arrays.be, arrays.time_s,
-                     np.int64(horizon_s), arrays.policy, arrays.cost_factor, arrays.n_levels, arrays.tp_mult,
-                     arrays.tp_frac, out.exit_i, out.reason, out.net_multiple, out.n_fills, out.fill_i,
-                     out.fill_px, out.fill_frac, out.fill_reason)
+    args = (paths.ts, paths.open, paths.high, paths.low, paths.close, paths.start, paths.stop, paths.entry_price,
+            lo, hi, arrays.sl, arrays.tr_act, arrays.tr_dist, arrays.be, arrays.time_s, np.int64(horizon_s),
+            arrays.policy, arrays.cost_factor, arrays.n_levels, arrays.tp_mult, arrays.tp_frac, out.exit_i,
+            out.reason, out.net_multiple, out.n_fills, out.fill_i, out.fill_px, out.fill_frac, out.fill_reason)
+    threads = numba.get_num_threads()
+    if parallel is None:
+        parallel = hi - lo >= PARALLEL_MIN_CALLS and threads > 1
+    if parallel and _PARALLEL_LOCK.acquire(blocking=False):
+        try:
+            K.simulate_block_parallel(*args, PARALLEL_SLICES * threads)
+        finally:
+            _PARALLEL_LOCK.release()
+    else:
+        K.simulate_block(*args)
     return out
 
 

@@ -15,17 +15,336 @@ Fill rules are those of ../shared/reference/backtest-semantics.md ("Trades"); pe
 5. Nothing left: the trade ends. Window ends with a position: sold at the last close (time_exit if the hold
    ends within the window, else end_of_window).
 Costs per side: net multiple = sum_k fraction_k x fill_k x (1 - s)(1 - fee) / (entry x (1 + s)(1 + fee)).
+
+Speed: bit-for-bit the same trades as the plain candle-by-candle loop kept in
+tests/simulation/reference_kernel.py (test_kernel_equivalence.py), without reading every candle.
+- The stop in force at a candle depends only on the trailing peak before it (entry price and earlier highs,
+  a running max shared by all strategies), whether that peak reached the activation (from one candle on:
+  the peak only rises) and whether break-even moved (only at a take-profit fill). So a trade needs the full
+  rules only at "events": low <= stop in force, high >= next take-profit level, or a nan price.
+- Per call, once for all strategies: per block of BLOCK candles (and super block of SUPER) the lowest low,
+  the highest high, the highest high but the last candle's, and the peak before each block. A block is
+  skipped whole when its lowest low clears the fixed stop and the trailing stop at its highest in the block
+  (peak before the block's last candle x (1 - distance); float multiplication by a positive constant is
+  monotone) and its highest high stays under the level; otherwise its candles are checked one by one.
+- A time exit becomes an end index found by binary search (candle times ascend within a call's window).
+- simulate_block_parallel runs runs of calls on numba's threads (prange); every (call, strategy) pair writes
+  only its own output slots, so results do not depend on the thread count or schedule.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # exit / fill reason codes (engine.REASONS maps them to names)
 NONE, TAKE_PROFIT, STOP_LOSS, TRAILING_STOP, BREAK_EVEN, TIME_EXIT, END_OF_WINDOW, NO_ENTRY = range(8)
 STOP_FIRST, TAKE_PROFIT_FIRST, NEAREST_FIRST = 0, 1, 2
 _CLOSED = 1e-9  # remaining position below this is closed (float dust from fractions like 0.33 + 0.33 + 0.34)
+_NO_HOLD_END = np.iinfo(np.int64).max
+BLOCK = 16  # candles per block summary: quiet stretches are skipped this many at a time
+SUPER = 128  # candles per super block (a multiple of BLOCK): long quiet stretches, this many at a time
+
+
+@njit(cache=True, nogil=True)
+def _call_summaries(h, l, a, b, e, bmin, bmax, bmax_head, bpeak, smin, smax, smax_head):
+    """Per block of the candles [a, b) of one call: lowest low, highest high, highest high but the block's
+    last candle's, and bpeak[blk] = the trailing peak before the block (entry price and earlier highs).
+    nan prices are left out: a nan low never hits a stop, a nan high never fills a level nor moves the peak
+    (numba's max(peak, nan) is peak, as in the plain loop). Min and max are exact, so their order is free:
+    four accumulators break the dependency chains. smin, smax, smax_head: the same per super block (SUPER
+    candles, full ones only)."""
+    n = b - a
+    nb = (n + BLOCK - 1) // BLOCK
+    pk = e
+    for blk in range(nb):
+        s = a + blk * BLOCK
+        bpeak[blk] = pk
+        if s + BLOCK <= b:
+            lo0 = lo1 = lo2 = lo3 = np.inf
+            hi0 = hi1 = hi2 = hi3 = -np.inf
+            for k in range(s, s + BLOCK - 4, 4):
+                lo0 = min(lo0, l[k])
+                lo1 = min(lo1, l[k + 1])
+                lo2 = min(lo2, l[k + 2])
+                lo3 = min(lo3, l[k + 3])
+                hi0 = max(hi0, h[k])
+                hi1 = max(hi1, h[k + 1])
+                hi2 = max(hi2, h[k + 2])
+                hi3 = max(hi3, h[k + 3])
+            t = s + BLOCK - 4
+            lo0 = min(lo0, l[t])
+            lo1 = min(lo1, l[t + 1])
+            lo2 = min(lo2, l[t + 2])
+            lo3 = min(lo3, l[t + 3])
+            hi0 = max(hi0, h[t])
+            hi1 = max(hi1, h[t + 1])
+            hi2 = max(hi2, h[t + 2])
+            head = max(max(hi0, hi1), max(hi2, hi3))
+            bmin[blk] = min(min(lo0, lo1), min(lo2, lo3))
+            bmax_head[blk] = head
+            bmax[blk] = max(head, h[t + 3])
+        else:
+            lo0 = np.inf
+            hi0 = -np.inf
+            for k in range(s, b):
+                lo0 = min(lo0, l[k])
+                hi0 = max(hi0, h[k])
+            bmin[blk] = lo0
+            bmax_head[blk] = hi0
+            bmax[blk] = hi0
+        pk = max(pk, bmax[blk])
+    bpeak[nb] = pk
+    # the same three extremes per super block of SUPER // BLOCK full blocks
+    per = SUPER // BLOCK
+    for sb in range(n // SUPER):
+        b0 = sb * per
+        lo = bmin[b0]
+        hi = bmax[b0]
+        for blk in range(b0 + 1, b0 + per - 1):
+            lo = min(lo, bmin[blk])
+            hi = max(hi, bmax[blk])
+        last = b0 + per - 1
+        smin[sb] = min(lo, bmin[last])
+        smax_head[sb] = max(hi, bmax_head[last])
+        smax[sb] = max(hi, bmax[last])
+
+
+@njit(cache=True, nogil=True)
+def _first_armed(h, bpeak, a, b, arm_px):
+    """First candle of [a, b) whose trailing peak (of the earlier highs) reaches arm_px, else b."""
+    nb = (b - a + BLOCK - 1) // BLOCK
+    j = np.searchsorted(bpeak[:nb + 1], arm_px)  # bpeak only rises
+    if j == 0:
+        return a
+    if j > nb:
+        return b
+    # the peak reaches arm_px within block j - 1
+    s = a + (j - 1) * BLOCK
+    t = min(s + BLOCK, b)
+    q = bpeak[j - 1]
+    for k in range(s, t):
+        if q >= arm_px:
+            return k
+        q = max(q, h[k])
+    return t
+
+
+@njit(cache=True, nogil=True)
+def _next_event(l, h, bmin, bmax, bmax_head, smin, smax, smax_head, a, k, q, kend, fixed_stop, tp_px, tr_keep,
+                k_arm):
+    """First candle in [k, kend) where low <= the stop in force (max of fixed_stop and, from k_arm on, the
+    trailing stop peak x tr_keep) or high >= tp_px, or a price is nan; kend if none. q is the trailing peak
+    before candle k; returns (candle, trailing peak before it)."""
+    while k < kend:
+        i = k - a
+        if i % SUPER == 0 and k + SUPER <= kend:
+            sb = i // SUPER
+            trail = max(q, smax_head[sb]) * tr_keep if k + SUPER - 1 >= k_arm else -np.inf
+            lo = smin[sb]
+            if lo > fixed_stop and lo > trail and smax[sb] < tp_px:
+                q = max(q, smax[sb])
+                k += SUPER
+                continue
+        if i % BLOCK == 0 and k + BLOCK <= kend:
+            # a whole block is quiet if its extremes clear the stop at its highest (the peak before the
+            # block's last candle) and the level
+            blk = i // BLOCK
+            trail = max(q, bmax_head[blk]) * tr_keep if k + BLOCK - 1 >= k_arm else -np.inf
+            lo = bmin[blk]
+            if lo > fixed_stop and lo > trail and bmax[blk] < tp_px:
+                q = max(q, bmax[blk])
+                k += BLOCK
+                continue
+        trail = q * tr_keep if k >= k_arm else -np.inf
+        lk = l[k]
+        hk = h[k]
+        if not (lk > fixed_stop and lk > trail and hk < tp_px):
+            return k, q
+        q = max(q, hk)
+        k += 1
+    return kend, q
+
+
+@njit(cache=True, nogil=True)
+def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_price,
+                   sl, tr_act, tr_dist, be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac,
+                   out_exit_i, out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason):
+    """Every strategy for call ci (its candles stay in cache across the strategies). scratch: 7 rows of at
+    least the call's block count + 1, for its block summaries."""
+    n_s = sl.shape[0]
+    a = start[ci]
+    b = stop[ci]
+    e = entry_price[ci]
+    base = (ci - call_lo) * n_s
+    if b <= a or not (e > 0.0) or not np.isfinite(e):
+        for j in range(n_s):
+            p = base + j
+            out_exit_i[p] = -1
+            out_reason[p] = NO_ENTRY
+            out_mult[p] = np.nan
+            out_nfill[p] = 0
+        return
+    t0 = ts[a]
+    bmin, bmax, bmax_head, bpeak = scratch[0], scratch[1], scratch[2], scratch[3]
+    smin, smax, smax_head = scratch[4], scratch[5], scratch[6]
+    _call_summaries(h, l, a, b, e, bmin, bmax, bmax_head, bpeak, smin, smax, smax_head)
+    for j in range(n_s):
+        p = base + j
+        has_sl = not np.isnan(sl[j])
+        sl_px = sl[j] * e if has_sl else -np.inf
+        has_tr = not np.isnan(tr_dist[j])
+        tr_arm_px = tr_act[j] * e if has_tr else np.inf
+        tr_keep = 1.0 - tr_dist[j] if has_tr else 0.0
+        # first candle whose earlier peak reaches the activation: the trailing stop is in force from there
+        k_arm = _first_armed(h, bpeak, a, b, tr_arm_px) if has_tr else b
+        has_be = not np.isnan(be[j])
+        be_px = e * (1.0 + be[j]) if has_be else -np.inf
+        hold_end = t0 + time_s[j] if time_s[j] >= 0 else _NO_HOLD_END
+        end_reason = TIME_EXIT if (time_s[j] >= 0 and time_s[j] <= horizon_s) else END_OF_WINDOW
+        # candles at or after hold_end are past the hold (sold at the close of the last one before)
+        kend = b if time_s[j] < 0 else a + np.searchsorted(ts[a:b], hold_end)
+        pol = policy[j]
+        nl = n_levels[j]
+        k_next = 0
+        tp_px = tp_mult[j, 0] * e if nl > 0 else np.inf
+        be_on = False
+        fixed_stop = sl_px  # the stop in force without the trailing part
+        remaining = 1.0
+        proceeds = 0.0
+        nf = 0
+        closed = False
+        last = a
+        k = a
+        peak = e  # the trailing peak before candle k
+        while True:
+            k0 = k
+            k, peak = _next_event(l, h, bmin, bmax, bmax_head, smin, smax, smax_head, a, k, peak, kend,
+                                  fixed_stop, tp_px, tr_keep, k_arm)
+            if k > k0:
+                last = k - 1
+            if k >= kend:
+                break
+            # the stop in force at candle k, built as the plain loop builds it
+            stop_px = sl_px
+            stop_m = sl[j]  # the stop as a multiple of entry (exact for the figures, e.g. 0.5 not 0.5*e/e)
+            stop_reason = STOP_LOSS
+            if k == a:
+                # first candle: the trailing peak is the entry price
+                if has_tr and peak >= tr_arm_px and peak * tr_keep > stop_px:
+                    stop_px = peak * tr_keep
+                    stop_m = tr_keep
+                    stop_reason = TRAILING_STOP
+            else:
+                if be_on and be_px > stop_px:
+                    stop_px = be_px
+                    stop_m = 1.0 + be[j]
+                    stop_reason = BREAK_EVEN
+                if has_tr and peak >= tr_arm_px and peak * tr_keep > stop_px:
+                    stop_px = peak * tr_keep
+                    stop_m = stop_px / e
+                    stop_reason = TRAILING_STOP
+            last = k
+            ok_ = o[k]
+            hk = h[k]
+            lk = l[k]
+            stop_hit = lk <= stop_px
+            tp_hit = hk >= tp_px
+            if stop_hit or tp_hit:
+                stop_now = stop_hit
+                if stop_hit and tp_hit:
+                    if ok_ <= stop_px:
+                        stop_now = True
+                    elif ok_ >= tp_px:
+                        stop_now = False
+                    elif pol == STOP_FIRST:
+                        stop_now = True
+                    elif pol == TAKE_PROFIT_FIRST:
+                        stop_now = False
+                    else:
+                        stop_now = (ok_ - stop_px) <= (tp_px - ok_)
+                if not stop_now:
+                    while k_next < nl and hk >= tp_px:
+                        frac = tp_frac[j, k_next]
+                        if frac > remaining or remaining - frac < _CLOSED:
+                            frac = remaining
+                        if ok_ > tp_px:
+                            px = ok_
+                            mult = ok_ / e
+                        else:
+                            px = tp_px
+                            mult = tp_mult[j, k_next]
+                        f_i[p, nf] = k
+                        f_px[p, nf] = px
+                        f_frac[p, nf] = frac
+                        f_reason[p, nf] = TAKE_PROFIT
+                        nf += 1
+                        proceeds += frac * mult
+                        remaining -= frac
+                        k_next += 1
+                        tp_px = tp_mult[j, k_next] * e if k_next < nl else np.inf
+                        if remaining < _CLOSED:
+                            closed = True
+                            out_reason[p] = TAKE_PROFIT
+                            break
+                    if closed:
+                        break
+                    if has_be:
+                        be_on = True
+                        # a break-even move made by this candle is in force from the next one
+                        fixed_stop = max(sl_px, be_px)
+                if stop_hit:
+                    # stop first, or after the take-profits of this candle (the open was above the stop)
+                    if ok_ < stop_px:
+                        px = ok_
+                        mult = ok_ / e
+                    else:
+                        px = stop_px
+                        mult = stop_m
+                    f_i[p, nf] = k
+                    f_px[p, nf] = px
+                    f_frac[p, nf] = remaining
+                    f_reason[p, nf] = stop_reason
+                    nf += 1
+                    proceeds += remaining * mult
+                    remaining = 0.0
+                    closed = True
+                    out_reason[p] = stop_reason
+                    break
+            peak = max(peak, hk)
+            k += 1
+        if closed:
+            out_exit_i[p] = f_i[p, nf - 1]
+        else:
+            # hold over (or window over): sell what remains at the close of the last candle held
+            px = c[last]
+            f_i[p, nf] = last
+            f_px[p, nf] = px
+            f_frac[p, nf] = remaining
+            reason = TIME_EXIT if (last + 1 < b and ts[last + 1] >= hold_end) else end_reason
+            f_reason[p, nf] = reason
+            nf += 1
+            proceeds += remaining * (px / e)
+            out_exit_i[p] = last
+            out_reason[p] = reason
+        out_nfill[p] = nf
+        # proceeds are in multiples of the entry price already
+        out_mult[p] = proceeds * cost_factor[j]
+
+
+@njit(cache=True, nogil=True)
+def _simulate_calls(call_lo, lo, hi, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist, be,
+                    time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i, out_reason,
+                    out_mult, out_nfill, f_i, f_px, f_frac, f_reason):
+    """Calls [lo, hi), with one set of scratch arrays sized for the longest window among them."""
+    longest = 0
+    for ci in range(lo, hi):
+        longest = max(longest, stop[ci] - start[ci])
+    scratch = np.empty((7, longest // BLOCK + 2))
+    for ci in range(lo, hi):
+        _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist, be,
+                       time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i, out_reason,
+                       out_mult, out_nfill, f_i, f_px, f_frac, f_reason)
 
 
 @njit(cache=True, nogil=True)
@@ -39,149 +358,28 @@ def simulate_block(ts, o, h, l, c, start, stop, entry_price, call_lo, call_hi,
     Outputs per pair: exit candle index, reason, net multiple, number of fills; fills (pair x (L + 1)):
     candle index, price, fraction of the initial position, reason.
     """
-    n_s = sl.shape[0]
-    for ci in range(call_lo, call_hi):
-        a = start[ci]
-        b = stop[ci]
-        e = entry_price[ci]
-        base = (ci - call_lo) * n_s
-        if b <= a or not (e > 0.0) or not np.isfinite(e):
-            for j in range(n_s):
-                p = base + j
-                out_exit_i[p] = -1
-                out_reason[p] = NO_ENTRY
-                out_mult[p] = np.nan
-                out_nfill[p] = 0
-            continue
-        t0 = ts[a]
-        for j in range(n_s):
-            p = base + j
-            has_sl = not np.isnan(sl[j])
-            sl_px = sl[j] * e if has_sl else -np.inf
-            has_tr = not np.isnan(tr_dist[j])
-            tr_arm_px = tr_act[j] * e if has_tr else np.inf
-            tr_keep = 1.0 - tr_dist[j] if has_tr else 0.0
-            has_be = not np.isnan(be[j])
-            be_px = e * (1.0 + be[j]) if has_be else -np.inf
-            hold_end = t0 + time_s[j] if time_s[j] >= 0 else np.iinfo(np.int64).max
-            end_reason = TIME_EXIT if (time_s[j] >= 0 and time_s[j] <= horizon_s) else END_OF_WINDOW
-            pol = policy[j]
-            nl = n_levels[j]
-            k_next = 0
-            tp_px = tp_mult[j, 0] * e if nl > 0 else np.inf
-            # stop in force for the first candle: the trailing peak starts at the entry price
-            peak = e
-            be_on = False
-            stop_px = sl_px
-            stop_m = sl[j]  # the stop as a multiple of entry (exact for the figures, e.g. 0.5 not 0.5*e/e)
-            stop_reason = STOP_LOSS
-            if has_tr and peak >= tr_arm_px and peak * tr_keep > stop_px:
-                stop_px = peak * tr_keep
-                stop_m = tr_keep
-                stop_reason = TRAILING_STOP
-            remaining = 1.0
-            proceeds = 0.0
-            nf = 0
-            closed = False
-            last = a
-            for k in range(a, b):
-                if ts[k] >= hold_end:
-                    break  # candle k is past the hold; sold below at the close of k - 1
-                last = k
-                ok_ = o[k]
-                hk = h[k]
-                lk = l[k]
-                stop_hit = lk <= stop_px
-                tp_hit = hk >= tp_px
-                if stop_hit or tp_hit:
-                    stop_now = stop_hit
-                    if stop_hit and tp_hit:
-                        if ok_ <= stop_px:
-                            stop_now = True
-                        elif ok_ >= tp_px:
-                            stop_now = False
-                        elif pol == STOP_FIRST:
-                            stop_now = True
-                        elif pol == TAKE_PROFIT_FIRST:
-                            stop_now = False
-                        else:
-                            stop_now = (ok_ - stop_px) <= (tp_px - ok_)
-                    if not stop_now:
-                        while k_next < nl and hk >= tp_px:
-                            frac = tp_frac[j, k_next]
-                            if frac > remaining or remaining - frac < _CLOSED:
-                                frac = remaining
-                            if ok_ > tp_px:
-                                px = ok_
-                                mult = ok_ / e
-                            else:
-                                px = tp_px
-                                mult = tp_mult[j, k_next]
-                            f_i[p, nf] = k
-                            f_px[p, nf] = px
-                            f_frac[p, nf] = frac
-                            f_reason[p, nf] = TAKE_PROFIT
-                            nf += 1
-                            proceeds += frac * mult
-                            remaining -= frac
-                            k_next += 1
-                            tp_px = tp_mult[j, k_next] * e if k_next < nl else np.inf
-                            if remaining < _CLOSED:
-                                closed = True
-                                out_reason[p] = TAKE_PROFIT
-                                break
-                        if closed:
-                            break
-                        if has_be:
-                            be_on = True
-                    if stop_hit:
-                        # stop first, or after the take-profits of this candle (the open was above the stop)
-                        if ok_ < stop_px:
-                            px = ok_
-                            mult = ok_ / e
-                        else:
-                            px = stop_px
-                            mult = stop_m
-                        f_i[p, nf] = k
-                        f_px[p, nf] = px
-                        f_frac[p, nf] = remaining
-                        f_reason[p, nf] = stop_reason
-                        nf += 1
-                        proceeds += remaining * mult
-                        remaining = 0.0
-                        closed = True
-                        out_reason[p] = stop_reason
-                        break
-                # state for the next candle
-                peak = max(peak, hk)
-                stop_px = sl_px
-                stop_m = sl[j]
-                stop_reason = STOP_LOSS
-                if be_on and be_px > stop_px:
-                    stop_px = be_px
-                    stop_m = 1.0 + be[j]
-                    stop_reason = BREAK_EVEN
-                if has_tr and peak >= tr_arm_px and peak * tr_keep > stop_px:
-                    stop_px = peak * tr_keep
-                    stop_m = stop_px / e
-                    stop_reason = TRAILING_STOP
-            if closed:
-                out_exit_i[p] = f_i[p, nf - 1]
-            else:
-                # hold over (or window over): sell what remains at the close of the last candle held
-                px = c[last]
-                f_i[p, nf] = last
-                f_px[p, nf] = px
-                f_frac[p, nf] = remaining
-                reason = TIME_EXIT if (last + 1 < b and ts[last + 1] >= hold_end) else end_reason
-                f_reason[p, nf] = reason
-                nf += 1
-                proceeds += remaining * (px / e)
-                out_exit_i[p] = last
-                out_reason[p] = reason
-            out_nfill[p] = nf
-            # proceeds are in multiples of the entry price already
-            out_mult[p] = proceeds * cost_factor[j]
+    _simulate_calls(call_lo, call_lo, call_hi, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist,
+                    be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i,
+                    out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def simulate_block_parallel(ts, o, h, l, c, start, stop, entry_price, call_lo, call_hi,
+                            sl, tr_act, tr_dist, be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult,
+                            tp_frac, out_exit_i, out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason,
+                            n_slices):
+    """simulate_block with the calls cut into n_slices runs of consecutive calls (each with its own scratch
+    arrays) spread over numba's threads (NUMBA_NUM_THREADS / numba.set_num_threads)."""
+    # a call's pairs have their own output slots: no shared state, so the output does not depend on the
+    # threads or the slicing
+    n = call_hi - call_lo
+    slices = max(1, min(n, n_slices))
+    for si in prange(slices):
+        lo = call_lo + n * si // slices
+        hi = call_lo + n * (si + 1) // slices
+        _simulate_calls(call_lo, lo, hi, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist, be,
+                        time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i,
+                        out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason)
 
 
 @njit(cache=True, nogil=True)
