@@ -132,6 +132,81 @@ def _min_from(low, s, e, init):
     return min(min(b0, b1), min(b2, b3))
 
 
+@njit(inline="always")
+def _first_not_below(x, s, e, target):
+    """First i in [s, e) with not x[i] < target (e if none): blocks of 16 tested branch-free (vectorised),
+    then row by row inside the block that has it. No fastmath: a nan stops the search as in a plain loop."""
+    i = s
+    while i + 16 <= e:
+        blk = x[i : i + 16]
+        f = False
+        for j in range(16):
+            f |= not (blk[j] < target)
+        if f:
+            break
+        i += 16
+    while i < e and x[i] < target:
+        i += 1
+    return i
+
+
+_B = 32  # candles per block of the one-pass window scan
+
+
+@njit(nogil=True, fastmath=True)
+def _block_max_min(high, low, i):
+    """Max high and min low of the block [i, i + _B) (a constant length: unrolled and vectorised)."""
+    h = high[i : i + _B]
+    lo = low[i : i + _B]
+    a = -np.inf
+    b = np.inf
+    for j in range(_B):
+        a = max(a, h[j])
+        b = min(b, lo[j])
+    return a, b
+
+
+@njit(nogil=True)
+def _window_one_pass(high, low, s, e, p, levels, two_level, hit_row):
+    """The metrics of one window [s, e) in one pass over blocks of _B candles, for a positive entry price
+    (levels x p then ascend, so each level's first hit is also its first hit after the lower levels').
+    A block's max/min is vectorised; only a block that beats a level is walked candle by candle."""
+    nl = levels.shape[0]
+    mx = -np.inf
+    mn = np.inf
+    ath_blk = s
+    nxt = 0
+    two_at = e
+    lb = p  # the entry price starts the path (see window_metrics)
+    i = s
+    while i < e:
+        j = min(i + _B, e)
+        if j - i == _B:
+            bh, bl = _block_max_min(high, low, i)
+        else:
+            bh, bl = _max_min(high, low, i, j)
+        if bh > mx:
+            mx = bh
+            ath_blk = i  # the first block that reaches the final max holds the ATH candle
+        mn = min(mn, bl)
+        if nxt < nl and bh >= levels[nxt] * p:
+            for q in range(i, j):
+                hq = high[q]
+                while nxt < nl and hq >= levels[nxt] * p:
+                    hit_row[nxt] = q
+                    if nxt == two_level:
+                        two_at = q
+                    nxt += 1
+                if nxt == nl:
+                    break
+        if two_at == e:
+            lb = min(lb, bl)
+        elif two_at >= i:
+            lb = _min_from(low, i, two_at, lb)
+        i = j
+    return _first_not_below(high, ath_blk, e - 1, mx), mx, mn, lb
+
+
 @njit(cache=True, nogil=True)
 def window_metrics(ts, high, low, close, start, stop, entry_price, levels, two_level):
     """Per call over its window [start, stop): ath index (first candle with the max high), max high, min low,
@@ -139,7 +214,8 @@ def window_metrics(ts, high, low, close, start, stop, entry_price, levels, two_l
     the first one reaching levels[two_level] (the entry price counts as the start of the path, so this is the
     entry price when 2x comes on the entry candle), last close.
 
-    Max/min first (vectorised), then scans that stop early: to the ATH candle and to the highest level hit."""
+    One pass over blocks for a positive entry price (_window_one_pass); otherwise max/min first, then scans
+    that stop early: to the ATH candle and to the highest level hit."""
     m = start.shape[0]
     nl = levels.shape[0]
     ath_i = np.full(m, -1, np.int64)
@@ -154,19 +230,21 @@ def window_metrics(ts, high, low, close, start, stop, entry_price, levels, two_l
         if e <= s:
             continue
         p = entry_price[k]
+        end_close[k] = close[e - 1]
+        if p > 0 and p < np.inf:
+            ath_i[k], ath[k], low_min[k], low_before[k] = _window_one_pass(
+                high, low, s, e, p, levels, two_level, hit[k]
+            )
+            continue
         mx, mn = _max_min(high, low, s, e)
-        i = s
-        while i < e - 1 and high[i] < mx:
-            i += 1
-        ath_i[k] = i
+        ath_i[k] = _first_not_below(high, s, e - 1, mx)
         i = s
         two_at = e
         for j in range(nl):
             target = levels[j] * p
             if not mx >= target:
                 break
-            while i < e and high[i] < target:
-                i += 1
+            i = _first_not_below(high, i, e, target)
             if i == e:
                 break
             hit[k, j] = i
@@ -175,7 +253,6 @@ def window_metrics(ts, high, low, close, start, stop, entry_price, levels, two_l
         ath[k] = mx
         low_min[k] = mn
         low_before[k] = _min_from(low, s, two_at, p)
-        end_close[k] = close[e - 1]
     return ath_i, ath, low_min, low_before, end_close, hit
 
 

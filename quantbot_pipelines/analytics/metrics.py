@@ -16,19 +16,21 @@ Every figure as defined in ../shared/reference/backtest-semantics.md ("Entry", "
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from quantbot_pipelines.analytics.kernels import merge_spans, window_metrics
 from quantbot_pipelines.paths import (
     DEFAULT_HORIZON_S,
     DEFAULT_MAX_ENTRY_GAP_S,
-    STATUS_OK,
+    Packed,
     Paths,
     epoch_seconds,
-    pack_paths,
+    pack,
 )
 from quantbot_pipelines.schemas import TOKEN_ANALYTICS
 
@@ -51,10 +53,10 @@ _CALL_COLUMNS = (
 )
 
 
-def path_metrics(paths: Paths) -> dict[str, np.ndarray]:
+def path_metrics(paths: Paths | Packed) -> dict[str, np.ndarray]:
     """The kernel part: metrics per call over packed arrays (nan / -1 where a call has no entry)."""
     ath_i, ath, low_min, low_before, end_close, hit = window_metrics(
-        paths.ts,
+        paths.ts if isinstance(paths, Paths) else paths.ts_raw,  # unused by the kernel: any int64 array
         paths.high,
         paths.low,
         paths.close,
@@ -64,11 +66,18 @@ def path_metrics(paths: Paths) -> dict[str, np.ndarray]:
         _LEVELS,
         _TWO,
     )
+    if isinstance(paths, Paths):
+        n_candles = len(paths.ts)
+
+        def seconds(idx: np.ndarray) -> np.ndarray:
+            return paths.ts[idx]
+    else:
+        n_candles, seconds = len(paths.ts_raw), paths.seconds
     p = paths.entry_price
     has = paths.stop > paths.start
     out = {
         "ath_multiple": ath / p,
-        "ath_ts": np.where(has, paths.ts[np.maximum(ath_i, 0)] if len(paths.ts) else -1, -1),
+        "ath_ts": np.where(has, seconds(np.maximum(ath_i, 0)) if n_candles else -1, -1),
         "min_multiple": low_min / p,
         "drawdown_before_2x": low_before / p - 1.0,
         "end_multiple": end_close / p,
@@ -77,9 +86,7 @@ def path_metrics(paths: Paths) -> dict[str, np.ndarray]:
     out["time_to_ath_s"] = np.where(has, out["ath_ts"] - paths.entry_ts, -1)
     for j, name in enumerate(LEVEL_COLUMNS):
         idx = hit[:, j]
-        out[name] = np.where(
-            idx >= 0, paths.ts[np.maximum(idx, 0)] - paths.entry_ts if len(paths.ts) else -1, -1
-        )
+        out[name] = np.where(idx >= 0, seconds(np.maximum(idx, 0)) - paths.entry_ts if n_candles else -1, -1)
     return out
 
 
@@ -129,11 +136,11 @@ def token_analytics(
 ) -> pl.DataFrame:
     """One TOKEN_ANALYTICS row per call, in the order of `calls`. `candles`: RAW_CANDLES rows, 1m."""
     now = int(time.time()) if now is None else int(now)
-    paths = pack_paths(
+    paths = pack(
         calls, candles, entry_delay_s=entry_delay_s, max_entry_gap_s=max_entry_gap_s, horizon_s=horizon_s
     )
     m = path_metrics(paths)
-    ok = paths.status == STATUS_OK
+    ok = paths.ok
     call_ts = epoch_seconds(calls.get_column("call_ts"))
     win_start = np.where(ok, paths.entry_ts, call_ts + entry_delay_s)
     win_end = win_start + horizon_s
@@ -145,45 +152,45 @@ def token_analytics(
             interval = ivs[0] if ivs.len() == 1 else None
         complete = ended & _covered(calls, coverage, interval, win_start, win_end)
     else:
-        last = paths.last_ts if paths.last_ts is not None else np.full(len(ok), -1)
+        last = paths.last_ts
         complete = ended | ((last >= 0) & (last >= win_end))
 
-    def masked(s: pl.Series, missing: np.ndarray) -> pl.Series:
-        return s.scatter(np.flatnonzero(missing), None) if missing.any() else s
-
-    def ts_col(name: str, a: np.ndarray) -> pl.Series:
+    # columns as Arrow arrays with validity masks, one frame at the end (no per-column polars passes)
+    def ts_col(a: np.ndarray) -> pa.Array:
         missing = ~ok | (a < 0)
-        s = (
-            pl.Series(name, np.where(missing, 0, a) * 1000)
-            .cast(pl.Datetime("ms"))
-            .dt.replace_time_zone("UTC")
-        )
-        return masked(s, missing)
+        return pa.array(np.where(missing, 0, a) * 1000, pa.timestamp("ms", "UTC"), mask=missing)
 
-    def f(name: str, a: np.ndarray) -> pl.Series:
-        return pl.Series(name, np.where(ok, a, np.nan)).fill_nan(None)
+    def f(a: np.ndarray) -> pa.Array:
+        v = np.where(ok, a, np.nan)
+        return pa.array(v, pa.float64(), mask=np.isnan(v))
 
-    def i(name: str, a: np.ndarray) -> pl.Series:
-        return masked(pl.Series(name, a, pl.Int64), ~ok | (a < 0))
+    def i(a: np.ndarray) -> pa.Array:
+        return pa.array(a.astype(np.int64, copy=False), pa.int64(), mask=~ok | (a < 0))
 
     base = calls.select([c for c in _CALL_COLUMNS if c in calls.columns])
     if "day" not in base.columns:
         base = base.with_columns(pl.col("call_ts").dt.date().alias("day"))
-    cols = [
-        pl.Series("status", paths.status.astype(str), pl.String),
-        ts_col("entry_ts", paths.entry_ts),
-        f("entry_price", paths.entry_price),
-        f("ath_multiple", m["ath_multiple"]),
-        ts_col("ath_ts", m["ath_ts"]),
-        i("time_to_ath_s", m["time_to_ath_s"]),
-        *[i(name, m[name]) for name in LEVEL_COLUMNS],
-        f("min_multiple", m["min_multiple"]),
-        f("drawdown_before_2x", m["drawdown_before_2x"]),
-        f("end_multiple", m["end_multiple"]),
-        pl.Series("window_complete", complete, pl.Boolean),
-        pl.Series("candles", np.where(ok, m["candles"], 0), pl.Int64),
-    ]
-    out = base.with_columns(cols)
-    schema = pl.from_arrow(TOKEN_ANALYTICS.empty()).schema
+    cols = {
+        "status": pa.array(paths.status, pa.string()),
+        "entry_ts": ts_col(paths.entry_ts),
+        "entry_price": f(paths.entry_price),
+        "ath_multiple": f(m["ath_multiple"]),
+        "ath_ts": ts_col(m["ath_ts"]),
+        "time_to_ath_s": i(m["time_to_ath_s"]),
+        **{name: i(m[name]) for name in LEVEL_COLUMNS},
+        "min_multiple": f(m["min_multiple"]),
+        "drawdown_before_2x": f(m["drawdown_before_2x"]),
+        "end_multiple": f(m["end_multiple"]),
+        "window_complete": pa.array(complete, pa.bool_()),
+        "candles": pa.array(np.where(ok, m["candles"], 0).astype(np.int64, copy=False), pa.int64()),
+    }
+    base = base.drop([c for c in cols if c in base.columns])
+    out = pl.concat([base, pl.from_arrow(pa.table(cols))], how="horizontal")
+    schema = _schema()
     missing = [pl.lit(None, schema[c]).alias(c) for c in schema if c not in out.columns]
     return out.with_columns(missing).select(schema.names()).cast(dict(schema))
+
+
+@functools.cache
+def _schema() -> pl.Schema:
+    return pl.from_arrow(TOKEN_ANALYTICS.empty()).schema
