@@ -61,6 +61,7 @@ class CallBuilder:
         self.source_format = source_format
         self.extra_bots = frozenset(str(b).strip().lower() for b in bot_names) - BUILTIN_BOTS
         self._bot_cache: dict = {}
+        self.sender_bots: dict = {}  # (from, from_id, via_bot) -> bot kind or None (JSON parser)
         self.pending: list[tuple] = []   # (chat, mid, ts, caller_id, caller_name, tokens, meta...)
         self.cards: dict[tuple[str, int], list[Card]] = {}
         self.quarantine: list[dict] = []
@@ -116,70 +117,107 @@ class CallBuilder:
         self.quarantine.append({
             "export_id": self.export_id, "seq": len(self.quarantine), "source_file": source_file,
             "chat_name": chat_name, "message_id": mid,
-            "message_ts": dt.datetime.fromtimestamp(ts, dt.UTC) if ts is not None else None,
+            "message_ts": ts,
             "reason": reason, "detail": detail, "raw": raw, "raw_bytes": size})
         by = self.stats["by_reason"]
         by[reason] = by.get(reason, 0) + 1
 
     # -- output --------------------------------------------------------------------------------------
-    def _rows(self) -> dict[str, list]:
+    def _rows(self) -> dict[str, tuple]:
         rows: list[tuple] = []
+        add = rows.append
         used_cards: set[tuple[str, int]] = set()
         fmt = self.source_format
+        all_cards = self.cards
         for (chat, mid, ts, caller_id, caller_name, tokens, edited, edited_ts, fwd, text, src) in self.pending:
-            cards = self.cards.get((chat.chat_id, mid), ())
+            head = (chat.chat_id, chat.name, chat.type, mid, ts, caller_id, caller_name)
+            tail = (bool(edited), edited_ts, fwd, text, src, fmt)
+            msg_key = (chat.chat_id, mid)
+            cards = all_cards.get(msg_key) if all_cards else None
+            if len(tokens) == 1:  # the common calls, done without the general loop below (same rows)
+                tok = tokens[0]
+                if not cards:
+                    add(head + (tok.chain, tok.address, tok.address_raw, tok.source) + _NO_CARD + tail)
+                    continue
+                card = cards[0]
+                if len(cards) == 1 and card.mint == tok.address:
+                    used_cards.add(msg_key)
+                    add(head + (card.chain or tok.chain, card.mint, tok.address_raw, "card",
+                                card.pair or None, card.bot) + card[4:] + tail)
+                    continue
             if cards:
-                used_cards.add((chat.chat_id, mid))
+                used_cards.add(msg_key)
             seen: set[tuple[str, str]] = set()
             for tok in tokens:
                 card = None
                 if cards:
-                    card = next((c for c in cards if c.mint == tok.address), None) or \
-                        next((c for c in cards if c.pair is not None and c.pair == tok.address), None)
+                    addr = tok.address
+                    for c in cards:  # the card naming this token as its mint, else as its pool
+                        if c.mint == addr:
+                            card = c
+                            break
+                    else:
+                        for c in cards:
+                            if c.pair is not None and c.pair == addr:
+                                card = c
+                                break
                 if card is not None:
                     # the card's chain wins; an EVM card without one keeps what the link/text said
-                    chain = card.chain or tok.chain
                     address = card.mint
-                    pair = card.pair if card.pair else (tok.address if tok.address != card.mint else None)
-                    raw = tok.address_raw if tok.address == card.mint else card.mint
-                    cf = ("card", pair, card.bot, card.name, card.ticker, card.price_usd, card.mcap_usd,
-                          card.liquidity_usd, card.age_s)
+                    key = (card.chain or tok.chain, address)
+                    pair = card.pair if card.pair else (tok.address if tok.address != address else None)
+                    raw = tok.address_raw if tok.address == address else address
+                    row = key + (raw, "card", pair, card.bot) + card[4:]  # name ... age_s
                 else:
-                    chain, address, raw = tok.chain, tok.address, tok.address_raw
-                    cf = (tok.source,) + _NO_CARD
-                if (chain, address) in seen:
+                    key = (tok.chain, tok.address)
+                    row = key + (tok.address_raw, tok.source) + _NO_CARD
+                if key in seen:
                     continue
-                seen.add((chain, address))
-                rows.append((chat.chat_id, chat.name, chat.type, mid, ts, caller_id, caller_name, chain, address,
-                             raw) + cf + (bool(edited), edited_ts, fwd, text, src, fmt))
+                seen.add(key)
+                add(head + row + tail)
         self.stats["orphan_cards"] = sum(len(v) for k, v in self.cards.items() if k not in used_cards)
         cols = list(zip(*rows)) if rows else [()] * len(_ROW_COLS)
-        return {name: list(col) for name, col in zip(_ROW_COLS, cols)}
+        return dict(zip(_ROW_COLS, cols))  # name -> tuple of values
 
     def result(self) -> ParsedExport:
+        # polars builds the columns: the first pa.array() call of a process imports pandas (~0.2 s)
         cols = self._rows()
         n = len(cols["chat_id"])
-        arrays = {}
-        for name, values in cols.items():
-            f = TELEGRAM_CALLS.schema.field(name)
-            if f.type == pa.timestamp("s", tz="UTC"):
-                arrays[name] = pa.array(values, pa.int64()).cast(f.type)
-            else:
-                arrays[name] = pa.array(values, f.type)
-        table = pa.table(arrays) if n else TELEGRAM_CALLS.empty().drop_columns(
-            ["day", "first_call", "repeat", "first_call_ts"])
         if n:
+            df = pl.DataFrame([pl.Series(name, values, _PL_TYPES[name], strict=True)
+                               for name, values in cols.items()])
+            df = df.with_columns(_epoch_ms(c) for c in _TS_COLS)
             # a chat listed twice in one whole-account file (chats and left_chats) must not double its calls
-            df = flag_calls(pl.from_arrow(table).unique(subset=KEY, keep="last", maintain_order=True))
+            df = flag_calls(df.unique(subset=KEY, keep="last", maintain_order=True))
         else:
             df = pl.from_arrow(TELEGRAM_CALLS.empty())
+        days = df.get_column("day").unique().sort().to_list() if n else []
         calls = TELEGRAM_CALLS.conform(df.to_arrow())
-        quarantine = TELEGRAM_QUARANTINE.conform(pa.Table.from_pylist(self.quarantine,
-                                                                      schema=TELEGRAM_QUARANTINE.schema))
+        quarantine = TELEGRAM_QUARANTINE.conform(self._quarantine_frame().to_arrow())
         self.stats["calls"] = calls.num_rows
         self.stats["quarantined"] = quarantine.num_rows
-        days = sorted(set(calls.column("day").to_pylist())) if n else []
         return ParsedExport(calls=calls, quarantine=quarantine, stats=self.stats, days=days)
+
+    def _quarantine_frame(self) -> pl.DataFrame:
+        rows = self.quarantine
+        df = pl.DataFrame([pl.Series(name, [r[name] for r in rows], _Q_TYPES[name], strict=True)
+                           for name in _Q_TYPES])
+        return df.with_columns(_epoch_ms("message_ts"))
+
+
+# polars types of the row columns (what pl.from_arrow gives for the TELEGRAM_CALLS types); times as epoch s
+_PL_TYPES = {name: pl.Int64 if name in ("message_id", "card_age_s", "call_ts", "edited_ts") else
+             pl.Float64 if name.endswith("_usd") else pl.Boolean if name == "edited" else pl.String
+             for name in _ROW_COLS}
+_TS_COLS = ("call_ts", "edited_ts")
+_Q_TYPES = {"export_id": pl.String, "seq": pl.Int64, "source_file": pl.String, "chat_name": pl.String,
+            "message_id": pl.Int64, "message_ts": pl.Int64, "reason": pl.String, "detail": pl.String,
+            "raw": pl.String, "raw_bytes": pl.Int64}
+
+
+def _epoch_ms(name: str) -> pl.Expr:
+    """Epoch seconds -> Datetime(ms, UTC), the type pl.from_arrow gives a timestamp[s, UTC] column."""
+    return (pl.col(name) * 1000).cast(pl.Datetime("ms", "UTC"))
 
 
 def flag_calls(df: pl.DataFrame) -> pl.DataFrame:

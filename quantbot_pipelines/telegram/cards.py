@@ -128,14 +128,16 @@ def _chain_of_card(text: str) -> str | None:
 def parse_card(bot: str, text: str, hrefs: list[str] | tuple[str, ...] = (),
                codes: list[str] | tuple[str, ...] = ()) -> Card | None:
     """Parse a Rick or Phanes card; None when it names no token."""
-    links = link_tokens(list(hrefs))
+    links = link_tokens(hrefs)
     # the mint: a <code> line first, then a bare address line, then a token (not pool) link
     mint = None
     for c in codes:
-        norm = normalize(c.strip())
-        if norm:
-            mint = norm[1]
-            break
+        c = c.strip()
+        if 32 <= len(c) <= 44:  # prices and figures are shorter: no address test for them
+            norm = normalize(c)
+            if norm:
+                mint = norm[1]
+                break
     if mint is None:
         for m in list(SOL_RE.finditer(text)) + list(EVM_RE.finditer(text)):
             norm = normalize(m.group(0))
@@ -149,32 +151,37 @@ def parse_card(bot: str, text: str, hrefs: list[str] | tuple[str, ...] = (),
                 break
     if mint is None:
         return None
-    pair = next((t.address for t in links if t.maybe_pair and t.address != mint), None)
+    pair = None
+    for t in links:
+        if t.maybe_pair and t.address != mint:
+            pair = t.address
+            break
     if is_solana_mint(mint):
         chain = "solana"
     else:
         chain = _chain_of_card(text) or next((t.chain for t in links if t.chain != "unknown"), None)
         if chain == "solana":
             chain = None
-    if "💊" in text or bot == "Rick":
+    if bot == "Rick" or "💊" in text:
         j = text.find("💊")
         if j < 0:
             j = len(text) - len(text.lstrip())
         k = text.find("\n", j)
-        head = _RICK_HEAD_RE.search(text[j:k if k >= 0 else len(text)])
+        head = _RICK_HEAD_RE.match(text[j:k] if k >= 0 else text[j:])
         if bot == "bot":
             bot = "Rick"
+        mc = True
     else:
         head = _PHANES_HEAD_RE.search(text)
         if bot == "bot":
             bot = "Phanes"
+        mc = False
     name = ticker = None
     if head:
         name = head.group("name").strip() or None
         ticker = head.group("ticker").strip().lstrip("$") or None
     mcap = parse_amount(_figure(MCAP_LABELS, text))
-    if mcap is None and head is not None and "mc" in head.groupdict():
+    if mcap is None and mc and head is not None:
         mcap = parse_amount(head.group("mc"))
-    return Card(bot=bot, mint=mint, chain=chain, pair=pair, name=name, ticker=ticker,
-                price_usd=parse_amount(_figure(PRICE_LABELS, text)), mcap_usd=mcap,
-                liquidity_usd=parse_amount(_figure(LIQ_LABELS, text)), age_s=parse_age(text))
+    return Card(bot, mint, chain, pair, name, ticker, parse_amount(_figure(PRICE_LABELS, text)), mcap,
+                parse_amount(_figure(LIQ_LABELS, text)), parse_age(text))

@@ -179,29 +179,36 @@ def _url_tokens(url: str) -> tuple[Token, ...]:
 def extract_tokens(text: str, hrefs: list[str] | tuple[str, ...] = ()) -> list[Token]:
     """Distinct tokens a message names, in order of appearance: links first (they carry a chain), then text."""
     tokens: dict[str, Token] = {}
-    urls = list(hrefs)
+    unknown = False  # an EVM token without chain so far
+    for url in hrefs:
+        if has_link_host(url):
+            for tok in _url_tokens(url):
+                if tok.address not in tokens:
+                    tokens[tok.address] = tok
+                    unknown = unknown or tok.chain == "unknown"
     if has_link_host(text):
-        urls.append(text)
-    if urls:
-        for tok in link_tokens(urls):
-            tokens.setdefault(tok.address, tok)
-    hint = None
-    for m in (EVM_RE.finditer(text) if "0x" in text or "0X" in text else ()):
-        raw = m.group(0)
-        addr = raw.lower()
-        if addr == ZERO_EVM or addr in tokens:
-            continue
-        if hint is None:
-            hint = text_chain_hint(text) or "unknown"
-        tokens[addr] = Token(hint, addr, raw, "text")
-    for m in SOL_RE.finditer(text):
-        raw = m.group(0)
+        for tok in _url_tokens(text):
+            if tok.address not in tokens:
+                tokens[tok.address] = tok
+                unknown = unknown or tok.chain == "unknown"
+    if "0x" in text or "0X" in text:
+        hint = None
+        for m in EVM_RE.finditer(text):
+            raw = m.group(0)
+            addr = raw.lower()
+            if addr == ZERO_EVM or addr in tokens:
+                continue
+            if hint is None:
+                hint = text_chain_hint(text) or "unknown"
+            tokens[addr] = Token(hint, addr, raw, "text")
+            unknown = unknown or hint == "unknown"
+    for raw in SOL_RE.findall(text):
         if raw not in tokens and is_solana_mint(raw):
             tokens[raw] = Token("solana", raw, raw, "text")
     # an EVM link without chain can still take a chain the text names
-    if any(t.chain == "unknown" for t in tokens.values()):
+    if unknown:
         hint = text_chain_hint(text)
         if hint:
-            tokens = {k: (Token(hint, t.address, t.address_raw, t.source, t.maybe_pair) if t.chain == "unknown"
-                          else t) for k, t in tokens.items()}
+            return [Token(hint, t.address, t.address_raw, t.source, t.maybe_pair) if t.chain == "unknown"
+                    else t for t in tokens.values()]
     return list(tokens.values())

@@ -2,10 +2,11 @@
 
 Telegram's markup is regular, so the fast path finds message boundaries, classes, ids and senders with
 byte searches, and a numba pass (the JSON scanner's address rule) marks the few messages worth reading;
-only those are turned into text. Files whose markup does not match (or holds undecodable bytes) are parsed
-and walked with selectolax (lexbor) instead; the tests check both paths give the same rows. The sender of
-a `joined` message is carried forward, also across files; card replies are resolved for the whole folder at
-the end (calls.CallBuilder), so a card may sit in another file than its call.
+only those are turned into text. The next file is read, checked for well-formed UTF-8 and scanned (numba,
+GIL released) in a thread while this one is parsed. Files whose markup does not match (or holds undecodable
+bytes) are parsed and walked with selectolax (lexbor) instead; the tests check both paths give the same rows.
+The sender of a `joined` message is carried forward, also across files; card replies are resolved for the
+whole folder at the end (calls.CallBuilder), so a card may sit in another file than its call.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def html_parts(folder: Path) -> list[Path]:
     return [p for _, p in sorted(parts)]
 
 
+_MONTH_DAYS: dict[tuple[int, int], int] = {}  # (year, month) -> epoch day of its 1st
+
+
 def html_ts(title: str | None, tz) -> tuple[int | None, str | None]:
     """'02.03.2025 09:14:05 UTC+01:00' -> UTC epoch seconds; without an offset the zone `tz` is needed."""
     if not title:
@@ -55,11 +59,16 @@ def html_ts(title: str | None, tz) -> tuple[int | None, str | None]:
     m = _DATE_RE.search(title)
     if not m:
         return None, "bad_date"
-    d, mo, y, h, mi, s = (int(x) for x in m.groups()[:6])
+    d, mo, y, h, mi, s, sign, oh, om = m.groups()
+    d, mo, y, h, mi, s = int(d), int(mo), int(y), int(h), int(mi), int(s)
     try:
-        if m.group(7):
-            off = (int(m.group(8)) * 3600 + int(m.group(9)) * 60) * (1 if m.group(7) == "+" else -1)
-            return calendar.timegm((y, mo, d, h, mi, s)) - off, None
+        if sign:
+            off = (int(oh) * 3600 + int(om) * 60) * (1 if sign == "+" else -1)
+            # calendar.timegm, with the month's first day looked up once (it raises for a bad year/month too)
+            first = _MONTH_DAYS.get((y, mo))
+            if first is None:
+                first = _MONTH_DAYS[y, mo] = calendar.timegm((y, mo, 1, 0, 0, 0)) // 86400
+            return (first + d - 1) * 86400 + h * 3600 + mi * 60 + s - off, None
         if tz is None:
             return None, "no_timezone"
         import datetime as dt
@@ -71,8 +80,9 @@ def html_ts(title: str | None, tz) -> tuple[int | None, str | None]:
 
 def _text_of(inner: str) -> tuple[str, list[str], list[str]]:
     text = html.unescape(_TAG_RE.sub("", _BR_RE.sub("\n", inner)))
-    hrefs = [html.unescape(h) for h in _HREF_RE.findall(inner)]
-    codes = [html.unescape(_TAG_RE.sub("", c)) for c in _CODE_RE.findall(inner)]
+    hrefs = [html.unescape(h) for h in _HREF_RE.findall(inner)] if "href=" in inner else []
+    codes = [html.unescape(_TAG_RE.sub("", c) if "<" in c else c) for c in _CODE_RE.findall(inner)] \
+        if "<code" in inner or "<pre" in inner else []
     return text.strip(), hrefs, codes
 
 
@@ -96,16 +106,16 @@ def parse_html_folder(folder: Path, builder: CallBuilder, tz, *, fast: bool = Tr
                                None, raw_bytes=0)
     state = {"sender": None, "chat": None}
     readable = 0
-    for part in parts:
-        data = part.read_bytes()
+    for part, data, valid, runs in _read_ahead(parts, fast):
         builder.stats["bytes"] += len(data)
-        if not data.strip():
+        if not data or data.isspace():  # = not data.strip(), without copying the file
             builder.add_quarantine(str(part), None, None, None, "missing_parts", f"{part}: empty file", None,
                                    raw_bytes=0)
             continue
         doc = None
         try:
-            data.decode("utf-8")
+            if not valid:  # the numba check said no (or was not run): the decoder names the bad byte
+                data.decode("utf-8")
         except UnicodeDecodeError as exc:
             builder.add_quarantine(str(part), None, None, None, "invalid_utf8",
                                    f"{part}: invalid UTF-8 at byte {exc.start}; undecodable bytes replaced, "
@@ -114,12 +124,39 @@ def parse_html_folder(folder: Path, builder: CallBuilder, tz, *, fast: bool = Tr
             doc = data.decode("utf-8", "replace")
         readable += 1
         if fast:
-            _parse_part(data, doc, str(part), folder, builder, tz, state)
+            _parse_part(data, doc, str(part), folder, builder, tz, state, runs)
         else:
             _parse_part_full(doc if doc is not None else data.decode("utf-8"), str(part), folder, builder, tz,
                              state)
     if not readable:
         raise ValueError(f"{folder}: every messages*.html file is empty")
+
+
+def _read_ahead(parts: list[Path], fast: bool):
+    """(part, bytes, well-formed UTF-8, address-run offsets) per part. The next part is read and scanned in
+    a thread (the numba passes release the GIL) while this one is parsed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from quantbot_pipelines.telegram.json_stream import _CLS, address_runs, utf8_valid  # numba: only to parse
+
+    def load(part: Path):
+        data = part.read_bytes()
+        if not fast or not data:
+            return data, False, None
+        arr = np.frombuffer(data, np.uint8)
+        if not utf8_valid(arr):  # ~3x faster than decoding to check
+            return data, False, None
+        return data, True, address_runs(arr, _CLS)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="telegram-html-read") as pool:
+        nxt = pool.submit(load, parts[0])
+        for i, part in enumerate(parts):
+            data, valid, runs = nxt.result()
+            if i + 1 < len(parts):
+                nxt = pool.submit(load, parts[i + 1])
+            yield part, data, valid, runs
 
 
 _MSG_START_RE = re.compile(rb'<div class="message ([^"]*)" id="message(-?\d+)"')
@@ -152,7 +189,7 @@ def _set_chat(doc_head: str | None, tree, src: str, folder: Path, builder: CallB
 
 
 def _parse_part(data: bytes, doc: str | None, src: str, folder: Path, builder: CallBuilder, tz,
-                state: dict) -> None:
+                state: dict, runs=None) -> None:
     """Fast path: Telegram's markup is regular, so message boundaries, classes, ids and senders come from the
     raw bytes, and a numba pass marks the messages holding an address-like run; only those are read
     (`_message_raw`). A file whose markup does not look like Telegram's (a message start the pattern
@@ -171,35 +208,45 @@ def _parse_part(data: bytes, doc: str | None, src: str, folder: Path, builder: C
     head = data[:starts[0].start()] if starts else data[:20000]
     _set_chat(head.decode("utf-8", "replace"), None, src, folder, builder, state)
     chat: Chat = state["chat"]
-    offsets = np.array([m.start() for m in starts], np.int64)
-    runs = address_runs(np.frombuffer(data, np.uint8), _CLS)
+    bounds = [m.start() for m in starts]
+    offsets = np.array(bounds, np.int64)
+    bounds.append(len(data))
+    if runs is None:
+        runs = address_runs(np.frombuffer(data, np.uint8), _CLS)
     cand = set(np.unique(np.searchsorted(offsets, runs, "right") - 1).tolist())
-    n = len(starts)
+    stats = builder.stats
+    stats["messages"] += len(starts)
+    names: dict[bytes, str | None] = {}  # raw from_name bytes -> sender: a chat has few senders
+    last = state["sender"]  # the sender a `joined` message (no from_name of its own) continues
+    nserv = 0
     for k, m in enumerate(starts):
         cls = m.group(1)
-        builder.stats["messages"] += 1
         if b"service" in cls:
-            builder.stats["service"] += 1
+            nserv += 1
             continue
-        s = m.start()
-        e = starts[k + 1].start() if k + 1 < n else len(data)
+        s = bounds[k]
+        e = bounds[k + 1]
         j = data.find(_FROM, s, e)
         sender = None
-        if j >= 0:
-            f = data.find(_FWD, s, j)
-            if f < 0:
-                q = data.find(b"<", j + len(_FROM), e)
-                sender = data[j + len(_FROM):q].decode("utf-8", "replace").strip() or None
+        if j >= 0 and data.find(_FWD, s, j) < 0:
+            a = j + len(_FROM)
+            raw = data[a:data.find(b"<", a, e)]
+            try:
+                sender = names[raw]
+            except KeyError:
+                sender = raw.decode("utf-8", "replace").strip() or None
                 if sender and "&" in sender:
                     sender = html.unescape(sender)
-        joined = b"joined" in cls
-        if joined and not sender:
-            sender = state["sender"]
-        elif sender:
-            state["sender"] = sender
-        if k not in cand:
-            continue
-        _message_raw(data[s:e].decode("utf-8", "replace"), int(m.group(2)), sender, chat, src, builder, tz)
+                names[raw] = sender
+        if sender:
+            last = sender
+        elif b"joined" in cls:
+            sender = last
+        if k in cand:
+            _message_raw(data[s:e].decode("utf-8", "replace"), int(m.group(2)), sender, chat, src, builder,
+                         tz)
+    state["sender"] = last
+    stats["service"] += nserv
 
 
 def _parse_part_full(doc: str, src: str, folder: Path, builder: CallBuilder, tz, state: dict) -> None:

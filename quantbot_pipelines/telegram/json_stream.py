@@ -1,8 +1,9 @@
 """Streaming scan of Telegram JSON exports (one chat or whole account) of any size.
 
-The file is read in large chunks. A numba-compiled scanner (string and escape aware) walks the bytes once,
-tracks the nesting, finds every object inside a `"messages"` array and the chat header fields (`name`,
-`type`, `id`) that precede it, and flags a message as a *candidate* when it holds a run that could be an
+The file is read in chunks (1, 2, 4 MB, then 8 MB: decoding starts early) straight into numpy buffers
+behind the carried tail of the previous chunk. A numba-compiled scanner (string and escape aware) walks the
+bytes once, tracks the nesting, finds every object inside a `"messages"` array and the chat header fields
+(`name`, `type`, `id`) that precede it, and flags a message as a *candidate* when it holds a run that could be an
 address (32-44 base58 characters, or 0x + 40 hex; link hosts always carry the address in their path).
 Only candidates are decoded (orjson, from a zero-copy view, without the `text_entities` copy of the
 text); the rest are only counted. A message that spans the chunk end is rescanned with the next chunk
@@ -19,6 +20,9 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+
+from quantbot_pipelines.telegram.calls import TEXT_CHARS
+from quantbot_pipelines.telegram.extract import extract_tokens
 
 MAX_DEPTH = 256
 # events (rows of an int64 [cap, 5] array)
@@ -118,8 +122,8 @@ def _scan_message(buf, start, n, cls_table):
     te_end = 0
     te_open = 0
     runlen = 0
-    runb58 = 0
-    runhex = 0
+    runstart = 0
+    runcls = 0
     cand = 0
     while i < n:
         c = buf[i]
@@ -130,24 +134,27 @@ def _scan_message(buf, start, n, cls_table):
             i += 1
             while i < n:
                 c = buf[i]
-                cl = cls_table[c]
-                if cl & 1:
-                    if runlen == 0:
-                        runb58 = cl & 2
-                        runhex = 1 if c == 48 else 0
-                    else:
-                        if (cl & 2) == 0:
-                            runb58 = 0
-                        if runlen == 1:
-                            runhex = 1 if (runhex == 1 and (c == 120 or c == 88)) else 0
-                        elif (cl & 4) == 0:
-                            runhex = 0
-                    runlen += 1
-                    i += 1
-                    continue
-                if runlen > 0:
-                    if (runb58 != 0 and runlen >= 32 and runlen <= 44) or (runhex == 1 and runlen == 42):
-                        cand = 1
+                if cand == 0:  # once a candidate, only the string's end matters
+                    cl = cls_table[c]
+                    if cl & 1:
+                        if runlen == 0:
+                            runstart = i
+                            runcls = cl
+                        else:
+                            runcls &= cl  # bit 2 stays set while every character is base58
+                        runlen += 1
+                        i += 1
+                        continue
+                    if runlen >= 32 and runlen <= 44:
+                        if runcls & 2:
+                            cand = 1
+                        elif runlen == 42 and buf[runstart] == 48 and (buf[runstart + 1] == 120
+                                                                       or buf[runstart + 1] == 88):
+                            cand = 1  # 0x + 40 hex digits?
+                            for j in range(runstart + 2, i):
+                                if (cls_table[buf[j]] & 4) == 0:
+                                    cand = 0
+                                    break
                     runlen = 0
                 if c == 34:
                     break
@@ -179,7 +186,7 @@ def _scan_message(buf, start, n, cls_table):
     return -1, cand, 0, 0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def address_runs(buf, cls_table):
     """Start offsets of address-like runs in any bytes (HTML): 32-44 base58 characters or 0x + 40 hex,
     bounded by non-alphanumerics. Same rule as the JSON scanner's candidate test."""
@@ -213,6 +220,48 @@ def address_runs(buf, cls_table):
             out[k] = s
             k += 1
     return out[:k]
+
+
+@nb.njit(cache=True, nogil=True)
+def utf8_valid(buf):
+    """True when buf is well-formed UTF-8 as Python's strict decoder sees it (no overlongs, no surrogates,
+    nothing above U+10FFFF)."""
+    n = buf.shape[0]
+    i = 0
+    while i < n:
+        c = buf[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if c < 0xC2:
+            return False
+        if c < 0xE0:
+            if i + 1 >= n or (buf[i + 1] & 0xC0) != 0x80:
+                return False
+            i += 2
+            continue
+        if c < 0xF0:
+            if i + 2 >= n:
+                return False
+            c1 = buf[i + 1]
+            if (c1 & 0xC0) != 0x80 or (buf[i + 2] & 0xC0) != 0x80:
+                return False
+            if (c == 0xE0 and c1 < 0xA0) or (c == 0xED and c1 >= 0xA0):
+                return False
+            i += 3
+            continue
+        if c < 0xF5:
+            if i + 3 >= n:
+                return False
+            c1 = buf[i + 1]
+            if (c1 & 0xC0) != 0x80 or (buf[i + 2] & 0xC0) != 0x80 or (buf[i + 3] & 0xC0) != 0x80:
+                return False
+            if (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 >= 0x90):
+                return False
+            i += 4
+            continue
+        return False
+    return True
 
 
 @nb.njit(cache=True, nogil=True)
@@ -374,7 +423,8 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
 
 # -- driver -------------------------------------------------------------------------------------------
 
-CHUNK = 32 << 20
+CHUNK = 8 << 20  # small enough that decoding starts soon; the first reads are smaller still
+FIRST_CHUNK = 1 << 20
 EVENT_CAP = 1 << 16
 MAX_MESSAGE_BYTES = 1 << 20  # Telegram messages are <= 4,096 characters: a bigger object is not a message
 
@@ -387,16 +437,23 @@ def message_text(text, want_codes: bool = False) -> tuple[str, list[str], list[s
         return "", [], []
     hrefs: list[str] = []
     codes: list[str] = []
-    parts = [p if p.__class__ is str else (p.get("text") or "") if p.__class__ is dict else "" for p in text]
-    for p in text:
-        if p.__class__ is dict:
+    parts: list = []
+    add = parts.append
+    for p in text:  # one pass: this runs for every call and card
+        if p.__class__ is str:
+            add(p)
+        elif p.__class__ is dict:
+            t = p.get("text") or ""
+            add(t)
             kind = p.get("type")
             if kind == "text_link":
                 h = p.get("href")
                 if h:
                     hrefs.append(str(h))
             elif want_codes and (kind == "code" or kind == "pre"):
-                codes.append(p.get("text") or "")
+                codes.append(t)
+        else:
+            add("")
     try:
         return "".join(parts), hrefs, codes
     except TypeError:  # a non-string "text" inside an entity
@@ -443,33 +500,55 @@ def _handle(msg, chat, builder, tz, src: str, raw: memoryview) -> None:
         builder.add_quarantine(src, chat.name, None, None, "bad_message", f"{src}: message without an integer id",
                                raw)
         return
-    sender, sender_id = msg.get("from"), msg.get("from_id")
-    via = msg.get("via_bot")
-    bot = builder.bot_of(sender, sender_id, via.lstrip("@") if isinstance(via, str) else None)
-    text, hrefs, codes = message_text(msg.get("text"), bot is not None)
+    get = msg.get
+    sender, sender_id, via = get("from"), get("from_id"), get("via_bot")
+    # senders repeat: one lookup per distinct (from, from_id, via_bot)
+    cache = builder.sender_bots
+    try:
+        bot = cache[sender, sender_id, via]
+    except KeyError:
+        bot = cache[sender, sender_id, via] = builder.bot_of(
+            sender, sender_id, via.lstrip("@") if isinstance(via, str) else None)
+    except TypeError:  # an unhashable sender (not a real export): bot_of decides, as it always did
+        bot = builder.bot_of(sender, sender_id, via.lstrip("@") if isinstance(via, str) else None)
+    text, hrefs, codes = message_text(get("text"), bot is not None)
     if bot:
-        buttons = msg.get("inline_bot_buttons")
+        buttons = get("inline_bot_buttons")
         if buttons.__class__ is list:  # URL buttons of a card (chart, buy) may carry the pool/token links
             hrefs = hrefs + [str(b.get("data") or b.get("url") or "") for row in buttons if row.__class__ is list
                              for b in row if b.__class__ is dict]
-        reply = msg.get("reply_to_message_id")
+        reply = get("reply_to_message_id")
         builder.add_card(chat, bot, reply if isinstance(reply, int) else None, text, hrefs, codes)
         return
-    ts, problem = json_ts(msg, "date", tz)
+    tokens = extract_tokens(text, hrefs)
+    if not tokens:  # no valid address: nothing else of this message is needed
+        return
+    unix = get("date_unixtime")
+    ts = problem = None
+    if unix is not None:
+        try:
+            ts = int(unix)
+        except (TypeError, ValueError):
+            ts, problem = json_ts(msg, "date", tz)
+    else:
+        ts, problem = json_ts(msg, "date", tz)
     edited_ts = None
     edited = "edited" in msg or "edited_unixtime" in msg
     if edited:
         edited_ts, _ = json_ts(msg, "edited", tz)
+    if ts is None:
+        builder.add_message(chat, mid=mid, ts=ts, ts_problem=problem, caller_id=None, caller_name=None,
+                            text=text, source_file=src, raw=raw, tokens=tokens)  # quarantined there
+        return
+    fwd = get("forwarded_from")
+    # = builder.add_message(...) for a message with tokens and a time, without its keyword-call overhead
     caller_id = str(sender_id) if sender_id else (f"name:{sender}" if sender else None)
-    fwd = msg.get("forwarded_from")
-    builder.add_message(chat, mid=mid, ts=ts, ts_problem=problem, caller_id=caller_id,
-                        caller_name=sender if isinstance(sender, str) else None, text=text, hrefs=hrefs,
-                        edited=edited, edited_ts=edited_ts, forwarded_from=fwd if isinstance(fwd, str) else None,
-                        source_file=src, raw=raw)
+    builder.pending.append((chat, mid, ts, caller_id, sender if isinstance(sender, str) else None, tokens,
+                            edited, edited_ts, fwd if isinstance(fwd, str) else None, text[:TEXT_CHARS], src))
 
 
 class _Batch(NamedTuple):
-    buf: bytes
+    buf: memoryview       # file bytes (a numpy buffer)
     base: int             # file offset of buf[0]
     events: np.ndarray
 
@@ -498,23 +577,33 @@ def _produce(path, chunk: int, event_cap: int, out: queue.Queue, stop: threading
         base = 0
         started = False
         total = 0
+        nread = 0
         with open(path, "rb") as f:
             while not stop.is_set():
-                data = f.read(chunk)
-                total += len(data)
-                final = not data
-                buf = carry + data if carry else data
+                # read straight behind the carried tail (no second copy of the chunk, which holds the GIL)
+                nc = len(carry)
+                # 1, 2, 4 MB, ... up to `chunk`: the decoding thread gets its first messages early
+                want = min(chunk, FIRST_CHUNK << nread) if nread < 8 else chunk
+                nread += 1
+                arr = np.empty(nc + want, np.uint8)
+                if nc:
+                    arr[:nc] = np.frombuffer(carry, np.uint8)
+                got = f.readinto(memoryview(arr)[nc:]) or 0
+                total += got
+                final = got == 0
+                size = nc + got
+                arr = arr[:size]
+                buf = memoryview(arr)
                 if not started:
-                    head = buf.lstrip(b" \t\r\n\xef\xbb\xbf")
+                    head = bytes(buf).lstrip(b" \t\r\n\xef\xbb\xbf")
                     if not head:
                         if final:
                             raise ValueError(f"{src}: empty file, not a Telegram JSON export")
-                        carry, base = b"", base + len(buf)
+                        carry, base = b"", base + size
                         continue
                     if head[:1] != b"{":
                         raise ValueError(f"{src}: not a Telegram JSON export (does not start with an object)")
                     started = True
-                arr = np.frombuffer(buf, np.uint8)
                 off = 0
                 while True:
                     nev, carry_from, stopped = scan(arr[off:], base + off, final, st, kind, expkey, keyid, pos,
@@ -523,7 +612,7 @@ def _produce(path, chunk: int, event_cap: int, out: queue.Queue, stop: threading
                         put(_Batch(buf, base, ev[:nev].copy()))
                     if st[S_ERR]:
                         raise ValueError(f"{src}: nesting deeper than {MAX_DEPTH} at byte {base + off + stopped}")
-                    if carry_from >= 0 or stopped >= len(arr) - off:
+                    if carry_from >= 0 or stopped >= size - off:
                         break
                     off += stopped
                 if final:
@@ -534,7 +623,7 @@ def _produce(path, chunk: int, event_cap: int, out: queue.Queue, stop: threading
                     base += cut
                 else:
                     carry = b""
-                    base += len(buf)
+                    base += size
         put(_Done(st.copy(), total))
     except BaseException as exc:  # noqa: BLE001 -- handed to the decoding thread, which raises it
         put(exc)
