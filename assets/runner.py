@@ -30,7 +30,7 @@ def _add_partitions(instance: DagsterInstance, name: str, keys: list[str]) -> No
 
 
 def materialize_pipeline(instance: DagsterInstance, resources: dict, *, intervals: tuple[str, ...],
-                         log: Callable[[str], None] = print) -> dict:
+                         log: Callable[[str], None] = print, console_level: str = "WARNING") -> dict:
     """Stage every export in the inbox, then each stage over the days that have calls. Returns run ids by stage."""
     base = _definitions()
     # one job for the whole graph, resolved once; each stage runs a selection of it (building a job per
@@ -38,12 +38,15 @@ def materialize_pipeline(instance: DagsterInstance, resources: dict, *, interval
     job = Definitions(assets=list(base.assets), asset_checks=list(base.asset_checks),
                       resources=resources).resolve_implicit_global_asset_job_def()
     runs: dict[str, str] = {}
+    # the instance keeps every event for the UI; the terminal only needs warnings
+    quiet = {"loggers": {"console": {"config": {"log_level": console_level}}}}
 
     def run(label: str, keys: list[str], *, partition_key: str | None = None, tags: dict | None = None) -> None:
         started = time.perf_counter()
         result = job.execute_in_process(instance=instance, asset_selection=[AssetKey.from_user_string(k)
                                                                             for k in keys],
-                                        partition_key=partition_key, tags=tags or {}, raise_on_error=True)
+                                        partition_key=partition_key, tags=tags or {}, raise_on_error=True,
+                                        run_config=quiet)
         runs[label] = result.run_id
         log(f"  {label:<40} {time.perf_counter() - started:6.1f}s  run {result.run_id[:8]}")
 

@@ -36,11 +36,10 @@ def main() -> None:
     from dagster import DagsterInstance
 
     from assets.runner import materialize_pipeline
+    from benchmarks._report import table, write_section
     from quantbot_pipelines.sample import SampleSpec, write_sample_inbox
     from resources import build_resources
     from resources.settings import SETTINGS
-
-    from benchmarks._report import table, write_section
 
     start = dt.date(2025, 6, 1)
     spec = SampleSpec(start=start, end=start + dt.timedelta(days=DAYS - 1), tokens=TOKENS)

@@ -12,13 +12,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dagster import DagsterInstance
+import warnings
+
+from dagster import BetaWarning, DagsterInstance, PreviewWarning
+
+warnings.filterwarnings("ignore", category=BetaWarning)  # single-run backfills: the point, not news
+warnings.filterwarnings("ignore", category=PreviewWarning)
 
 import definitions
 from assets.runner import materialize_pipeline
+from quantbot_pipelines.analytics import caller_leaderboard_markdown
 from quantbot_pipelines.ingest import all_calls
-from quantbot_pipelines.report import markdown_table
 from quantbot_pipelines.sample import write_sample_inbox
+from quantbot_pipelines.simulation import leaderboard_markdown
 from resources.settings import SETTINGS
 
 
@@ -37,14 +43,10 @@ def main(instance: DagsterInstance) -> None:
     calls = all_calls(wh)
     print(f"\n{calls.height} calls by {calls.get_column('caller_id').n_unique()} callers on "
           f"{calls.get_column('day').n_unique()} days\n")
-    board = wh.read("caller_leaderboard").sort("rank", nulls_last=True)
-    print("Top callers (confidence-adjusted score; see README):")
-    print(markdown_table(board, max_rows=8, columns=["rank", "caller_name", "calls", "hit_rate_2x", "hit_rate_10x",
-                                                     "median_ath_multiple", "mean_ath_multiple", "score"]))
-    strategies = wh.read("strategy_leaderboard").sort("rank", nulls_last=True)
+    print("Top callers (confidence-adjusted score: quantbot_pipelines/analytics/leaderboard.py):")
+    print(caller_leaderboard_markdown(wh.read("caller_leaderboard"), top=8))
     print("\nTop exit strategies (equal-sized book, after fees and slippage):")
-    print(markdown_table(strategies, max_rows=8, columns=["rank", "strategy", "trades", "win_rate", "mean_return",
-                                                          "median_return", "profit_factor", "worst_trade"]))
+    print(leaderboard_markdown(wh.read("strategy_leaderboard"), top=8))
     print(f"\nOpen the Dagster UI on this instance (every run above is there):\n  make ui"
           f"   # = DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -h 127.0.0.1 -p 3000\n"
           f"then browse http://127.0.0.1:3000")

@@ -239,13 +239,28 @@ def flag_calls(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(CALL_COLS).sort(["day"] + order + tok)
 
 
+def _unify_callers(df: pl.DataFrame) -> pl.DataFrame:
+    named = pl.col("caller_id").str.starts_with("name:")
+    ids = (df.filter(~named & pl.col("caller_id").is_not_null() & pl.col("caller_name").is_not_null())
+           .group_by("caller_name").agg(pl.col("caller_id").unique().alias("ids"))
+           .filter(pl.col("ids").list.len() == 1)
+           .select(pl.concat_str([pl.lit("name:"), pl.col("caller_name")]).alias("caller_id"),
+                   pl.col("ids").list.first().alias("_real_caller")))
+    if ids.is_empty():
+        return df
+    return (df.join(ids, on="caller_id", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_real_caller", "caller_id").alias("caller_id")).drop("_real_caller"))
+
+
 def finalize_calls(staged: pl.DataFrame) -> pl.DataFrame:
     """All staged rows of all exports (export_id + calls columns) -> TELEGRAM_CALLS columns, flagged globally.
 
     1. HTML rows (chat_id 'name:<chat>') join the JSON chat of the same name when exactly one exists,
        so one chat exported in both formats counts once.
     2. One row per (chat_id, message_id, chain, address): the later export (in export_id order) wins.
-    3. first_call / first_call_ts / repeat across every chat.
+    3. Callers known only by name (HTML: caller_id 'name:<sender>') take the id of the one JSON sender with
+       that name, when exactly one exists, so a person is one caller across formats.
+    4. first_call / first_call_ts / repeat across every chat.
     """
     if staged.is_empty():
         return pl.from_arrow(TELEGRAM_CALLS.empty())
@@ -259,5 +274,6 @@ def finalize_calls(staged: pl.DataFrame) -> pl.DataFrame:
         df = (df.join(real, on="chat_id", how="left", maintain_order="left")
               .with_columns(pl.coalesce("_real_id", "chat_id").alias("chat_id")).drop("_real_id"))
     df = df.unique(subset=KEY, keep="last", maintain_order=True)
+    df = _unify_callers(df)
     out = flag_calls(df.drop("export_id", "_order"))
     return pl.from_arrow(TELEGRAM_CALLS.conform(out.to_arrow()))

@@ -99,3 +99,14 @@ def test_ambiguous_chat_name_is_not_merged():
 def test_empty_input():
     out = finalize_calls(pl.from_arrow(TELEGRAM_STAGED_CALLS.empty()))
     assert out.is_empty() and out.columns == TELEGRAM_CALLS.columns
+
+
+def test_html_senders_take_the_json_id_of_the_same_name(fixtures):
+    staged = _staged(("a-json", fixtures / "one_chat.json"), ("b-html", fixtures / "html_chat"))
+    html_only = staged.filter(pl.col("export_id") == "b-html")
+    assert html_only.get_column("caller_id").str.starts_with("name:").any()
+    out = finalize_calls(staged)
+    json_ids = set(staged.filter(pl.col("export_id") == "a-json").get_column("caller_id").drop_nulls())
+    for name, ids in out.group_by("caller_name").agg(pl.col("caller_id").unique()).iter_rows():
+        if any(i in json_ids for i in ids):
+            assert len(ids) == 1, f"{name} split into {ids}"
