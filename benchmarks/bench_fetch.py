@@ -52,7 +52,7 @@ def main() -> None:
     write_section("fetch", "Candle fetch: Birdeye client vs a 50 req/s limit",
                   f"Local server: sliding one-second window of {LIMIT:.0f} requests per key (429 beyond), "
                   f"{LATENCY * 1000:.0f} ms latency; client paced at {LIMIT:.0f}/s, 16 concurrent; one 1 h + 48 h "
-                  "window (2,941 minutes, one request) per token. Rate = 200 answers per second between the "
+                  "window (2,941 minutes, one request) per token. Rate = answers with status 200 per second between the "
                   "first and last request.\n\n" + table(rows))
     print(table(rows))
     print(f"rate_share={share:.3f} failed={failed} rerun_requests={rerun}")

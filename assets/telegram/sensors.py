@@ -10,6 +10,7 @@ import json
 
 from dagster import (
     AssetRecordsFilter,
+    DagsterEventType,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -68,10 +69,14 @@ def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: Tele
     records = context.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=telegram_exports.key, after_storage_id=last_event), limit=1000,
         ascending=True).records
+    # a day already derived after the export was staged (by hand, a backfill, `make demo`) is not asked again
+    derived = context.instance.get_latest_storage_id_by_partition(
+        telegram_calls.key, DagsterEventType.ASSET_MATERIALIZATION) if records else {}
     for record in records:
         last_event = max(last_event or 0, record.storage_id)
         meta = record.asset_materialization.metadata if record.asset_materialization else {}
-        days = meta["affected_days"].value if "affected_days" in meta else []
+        days = [d for d in (meta["affected_days"].value if "affected_days" in meta else [])
+                if derived.get(d, -1) < record.storage_id]
         for first, last in day_ranges(days):
             requests.append(RunRequest(
                 run_key=f"calls:{record.storage_id}:{first}:{last}",
