@@ -55,6 +55,8 @@ def main(out: Path) -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(1)
+        # the UI greets a new local instance with a community dialog; mark it seen as a user's click would
+        httpx.post(f"{base}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=30)
         for name, path in PAGES.items():
             target = out / f"{name}.png"
             subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
