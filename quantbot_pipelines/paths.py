@@ -127,21 +127,10 @@ def _run_ids(brk):
 
 def _string_breaks(s: pl.Series, brk: np.ndarray) -> bool:
     """Mark where a non-null String column changes, straight from its Arrow views; False if not possible."""
-    if s.dtype != pl.String or s.null_count():
+    found = _views(s)
+    if found is None:
         return False
-    arr = s.to_arrow(compat_level=pl.CompatLevel.newest())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.string_view():
-        return False
-    bufs = arr.buffers()
-    views = np.frombuffer(bufs[1], np.uint64)[2 * arr.offset : 2 * (arr.offset + len(arr))]
-    data = List.empty_list(_RO_BYTES)
-    for b in bufs[2:]:
-        data.append(np.frombuffer(b, np.uint8) if b is not None and b.size else _NO_BYTES)
-    if len(data) == 0:
-        data.append(_NO_BYTES)
-    _view_breaks(views, data, brk)
+    _view_breaks(found[0], found[1], brk)
     return True
 
 
