@@ -40,3 +40,8 @@ def timed(fn):
         return result
 
     return wrapper
+
+
+def related(*assets: str) -> str:
+    """A line of links to neighbouring assets, for descriptions (the UI renders them as markdown)."""
+    return "\n\nRelated: " + " · ".join(f"[{a}](/assets/{a})" for a in assets)

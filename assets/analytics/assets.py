@@ -20,7 +20,7 @@ from pydantic import Field
 
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
-from assets.metadata import image, preview, timed
+from assets.metadata import image, preview, related, timed
 from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.analytics import (
@@ -98,7 +98,8 @@ class AnalyticsConfig(Config):
     kinds={"numba", "parquet"},
     description="One row per call: entry, ATH multiple and time, time to 1.5/2/3/5/10x, minimum multiple, "
                 "drawdown before 2x, end multiple, window_complete, status (ok, no_entry, no_candles). "
-                "Recomputed when the day's candles grow.",
+                "Recomputed when the day's candles grow."
+                + related("raw_candles", "caller_leaderboard", "simulation_results"),
 )
 @timed
 def token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
@@ -141,7 +142,8 @@ class LeaderboardConfig(Config):
     group_name="leaderboards",
     kinds={"polars"},
     description="Callers ranked by a confidence-adjusted score over their non-repeat calls (formula in "
-                "quantbot_pipelines/analytics/leaderboard.py), with hit rates, median and mean ATH multiple.",
+                "quantbot_pipelines/analytics/leaderboard.py), with hit rates, median and mean ATH multiple."
+                + related("token_analytics", "caller_strategy_leaderboard"),
 )
 @timed
 def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) -> MaterializeResult:
@@ -165,7 +167,7 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
     automation_condition=follows_any_update,
     group_name="leaderboards",
     kinds={"polars"},
-    description="Tokens by how far they ran after their first call.",
+    description="Tokens by how far they ran after their first call." + related("token_analytics"),
 )
 @timed
 def token_leaderboard(warehouse: WarehouseResource) -> MaterializeResult:

@@ -6,7 +6,7 @@ import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from assets.automation import follows_updated_days
-from assets.metadata import preview, timed
+from assets.metadata import preview, related, timed
 from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.candle_store import stored_candles
@@ -37,7 +37,8 @@ def _sum_stats(total: dict, stats: dict) -> None:
     description="Candles of every token called that day over [call - pre_window, call + horizon + entry slack], "
                 "unique per "
                 "(chain, address, interval, open_ts). A coverage ledger (candle_ledger) records what was asked, "
-                "so a covered window is never requested twice; young calls' windows are filled in later runs.",
+                "so a covered window is never requested twice; young calls' windows are filled in later runs."
+                + related("telegram_calls", "aggregated_candles/1h", "token_analytics"),
 )
 @timed
 def raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource,

@@ -22,7 +22,7 @@ from dagster import (
 from assets.analytics.assets import token_analytics
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
-from assets.metadata import image, preview, timed
+from assets.metadata import image, preview, related, timed
 from assets.partitions import day_x_strategy
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.schemas import (
@@ -66,7 +66,8 @@ def _day_strategy(key: str) -> tuple[dt.date, str]:
     kinds={"numba", "parquet"},
     description="One simulated trade per (call, strategy) for the strategies of one file in strategies/: "
                 "entry, fills, exit reason, net multiple after fees and slippage. Trades of calls whose candle "
-                "window is not complete yet are flagged (window_complete = false).",
+                "window is not complete yet are flagged (window_complete = false)."
+                + related("token_analytics", "strategy_leaderboard", "caller_strategy_leaderboard"),
 )
 @timed
 def simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
@@ -122,7 +123,8 @@ def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
     group_name="leaderboards",
     kinds={"polars"},
     description="Exit strategies ranked over all simulated trades (repeats excluded): trades, win rate, mean and "
-                "median return, profit factor, total return of an equal-sized book, worst trade, exit reasons.",
+                "median return, profit factor, total return of an equal-sized book, worst trade, exit reasons."
+                + related("simulation_results", "caller_strategy_leaderboard"),
 )
 @timed
 def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolderResource) -> MaterializeResult:
@@ -143,7 +145,8 @@ def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolde
     automation_condition=follows_any_update,
     group_name="leaderboards",
     kinds={"polars"},
-    description="Every caller under every strategy: which exit rule suits whom.",
+    description="Every caller under every strategy: which exit rule suits whom."
+    + related("strategy_leaderboard", "caller_leaderboard"),
 )
 @timed
 def caller_strategy_leaderboard(warehouse: WarehouseResource,

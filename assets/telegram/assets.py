@@ -18,7 +18,7 @@ from dagster import (
     asset,
 )
 
-from assets.metadata import day_list, preview, timed
+from assets.metadata import day_list, preview, related, timed
 from assets.partitions import call_days, telegram_exports_partitions
 from quantbot_pipelines.ingest import all_calls, inbox_exports, quarantine_on_days, stage_export
 from quantbot_pipelines.schemas import TELEGRAM_CALLS
@@ -35,7 +35,7 @@ PREVIEW_COLUMNS = ["call_ts", "chat_name", "caller_name", "chain", "address", "c
     kinds={"python", "telegram"},
     description="One Telegram export (a result.json or an HTML export folder in the inbox), parsed into "
                 "telegram_staged_calls and telegram_quarantine. Unreadable messages are quarantined with a "
-                "reason; see the `quarantined` metadata.",
+                "reason; see the `quarantined` metadata." + related("telegram_calls"),
 )
 @timed
 def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
@@ -69,7 +69,8 @@ def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResourc
     group_name="telegram",
     kinds={"python", "parquet"},
     description="One row per call (a person's message naming a token), by UTC day of the call, across all "
-                "staged exports, de-duplicated, with first_call and repeat. Schema: docs/schemas.md.",
+                "staged exports, de-duplicated, with first_call and repeat. Schema: docs/schemas.md."
+                + related("telegram_exports", "raw_candles", "token_analytics"),
 )
 @timed
 def telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
