@@ -6,7 +6,7 @@ import functools
 import time
 
 import polars as pl
-from dagster import AssetCheckResult, MetadataValue
+from dagster import AssetCheckResult, MetadataValue, TableColumn, TableRecord, TableSchema
 
 from quantbot_pipelines.report import markdown_table, png_markdown
 
@@ -45,3 +45,21 @@ def timed(fn):
 def related(*assets: str) -> str:
     """A line of links to neighbouring assets, for descriptions (the UI renders them as markdown)."""
     return "\n\nRelated: " + " · ".join(f"[{a}](/assets/{a})" for a in assets)
+
+
+def inline_table(markdown: str, rows: int = 10, drop: tuple[str, ...] = ()) -> MetadataValue:
+    """The first rows of a markdown table as a table entry: the UI shows tables inline at any size, while a
+    markdown entry over 1,000 characters hides behind a button. Cells keep the markdown's formatting."""
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
+    if len(lines) < 2:
+        return MetadataValue.md(markdown)
+
+    def cells(line: str) -> list[str]:
+        return [c.strip().replace("\\|", "|") for c in line.strip().strip("|").split(" | ")]
+
+    header = cells(lines[0])
+    keep = [i for i, name in enumerate(header) if name not in drop]
+    names = [header[i] or "#" for i in keep]
+    records = [TableRecord({names[j]: row[i] for j, i in enumerate(keep) if i < len(row)})
+               for row in (cells(ln) for ln in lines[2:2 + rows])]
+    return MetadataValue.table(records, schema=TableSchema([TableColumn(n, "string") for n in names]))

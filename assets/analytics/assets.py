@@ -20,7 +20,7 @@ from pydantic import Field
 
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
-from assets.metadata import image, preview, related, timed
+from assets.metadata import image, inline_table, preview, related, timed
 from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.analytics import (
@@ -155,6 +155,7 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
     meta = {
         "callers": board.height,
         "ranked": int(board.get_column("rank").is_not_null().sum()) if board.height else 0,
+        "top_callers": inline_table(caller_leaderboard_markdown(board, top=10)),
         "leaderboard": MetadataValue.md(caller_leaderboard_markdown(board, top=20)),
     }
     if top:

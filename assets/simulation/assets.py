@@ -22,7 +22,7 @@ from dagster import (
 from assets.analytics.assets import token_analytics
 from assets.automation import follows_any_update, follows_updated_days
 from assets.candles.assets import raw_candles
-from assets.metadata import image, preview, related, timed
+from assets.metadata import image, inline_table, preview, related, timed
 from assets.partitions import day_x_strategy
 from assets.telegram.assets import telegram_calls
 from quantbot_pipelines.schemas import (
@@ -133,6 +133,7 @@ def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolde
     board = build_strategy_leaderboard(trades)
     wh.write_partition(STRATEGY_LEADERBOARD, {}, board)
     meta = {"strategies": board.height, "trades": trades.height,
+            "top_strategies": inline_table(leaderboard_markdown(board, top=10), drop=("exits", "best")),
             "leaderboard": MetadataValue.md(leaderboard_markdown(board, top=20))}
     top = board.sort("rank").head(5).get_column("strategy").to_list() if board.height else []
     if top:
