@@ -12,7 +12,8 @@ from quantbot_pipelines.report import markdown_table, png_markdown
 
 
 def preview(df: pl.DataFrame, columns: list[str] | None = None, rows: int = 10) -> MetadataValue:
-    return MetadataValue.md(markdown_table(df, max_rows=rows, columns=columns))
+    """The first rows as a table entry (shown inline in the UI at any size), cells formatted for reading."""
+    return inline_table(markdown_table(df, max_rows=rows, columns=columns), rows=rows)
 
 
 def image(png: bytes, alt: str) -> MetadataValue:

@@ -78,7 +78,8 @@ def test_metadata_reads_well_in_the_ui(pipeline):
     meta = _latest_metadata(instance, "telegram_calls", day)
     for key in ("rows", "callers", "tokens", "quarantined", "preview"):
         assert key in meta
-    assert meta["preview"].value.startswith("|")
+    preview = meta["preview"].value
+    assert len(preview.records) == 10 and "caller_name" in [c.name for c in preview.schema.columns]
     board = _latest_metadata(instance, "caller_leaderboard")
     assert board["leaderboard"].value.startswith("| # | caller |")
     assert board["ath_distribution"].value.startswith("![")
