@@ -220,6 +220,17 @@ def _views(s: pl.Series) -> tuple[np.ndarray, List] | None:
     return views, data
 
 
+def _call_token_ids(calls: pl.DataFrame, keys: list[str], tokens: pl.DataFrame) -> np.ndarray:
+    """Each call's token id (row of `tokens`, which carries `tid`), -1 for a token without candles."""
+    return (calls.select(keys).join(tokens, on=keys, how="left", maintain_order="left")
+            .get_column("tid").fill_null(-1).to_numpy().astype(np.int64, copy=False))
+
+
+def _wanted_entry(calls: pl.DataFrame, entry_delay_s: int) -> np.ndarray:
+    """Earliest allowed entry per call (call + delay, epoch seconds), clipped into the packed key's range."""
+    return np.clip(epoch_seconds(calls.get_column("call_ts")) + entry_delay_s, 0, _SHIFT - 1)
+
+
 @njit(inline="always")
 def _view_step(views, i):
     """String i vs string i - 1 from their views alone: 0 equal, 1 different, 2 compare the bytes (long
@@ -397,16 +408,9 @@ def _pack_sorted(
     if head_keys.n_unique() != head_keys.height:
         return None  # a token comes back later
     tokens = head_keys.with_row_index("tid")
-    call_tid = (
-        calls.select(keys)
-        .join(tokens, on=keys, how="left", maintain_order="left")
-        .get_column("tid")
-        .fill_null(-1)
-        .to_numpy()
-        .astype(np.int64, copy=False)
-    )
+    call_tid = _call_token_ids(calls, keys, tokens)
     ends = np.append(heads[1:], n).astype(np.int64)
-    want = np.clip(epoch_seconds(calls.get_column("call_ts")) + entry_delay_s, 0, _SHIFT - 1)
+    want = _wanted_entry(calls, entry_delay_s)
     start, stop, entry_ts, last_ts, ok = _entry_windows(
         ts,
         np.int64(per),
@@ -552,16 +556,9 @@ def _pack_unsorted(
         return np.ascontiguousarray((a if order is None else a[order]), dtype=np.float64)
 
     o = col("open")
-    call_tid = (
-        calls.select(keys)
-        .join(tokens, on=keys, how="left", maintain_order="left")
-        .get_column("tid")
-        .fill_null(-1)
-        .to_numpy()
-        .astype(np.int64, copy=False)
-    )
+    call_tid = _call_token_ids(calls, keys, tokens)
     has_any = call_tid >= 0
-    want = np.clip(epoch_seconds(calls.get_column("call_ts")) + entry_delay_s, 0, _SHIFT - 1)
+    want = _wanted_entry(calls, entry_delay_s)
     base = np.where(has_any, call_tid, 0) * _SHIFT
     idx = np.searchsorted(key, base + want, side="left")
     n = len(ts)
