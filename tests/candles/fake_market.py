@@ -11,12 +11,13 @@ import hashlib
 import threading
 import time
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import orjson
+
+from tests.support.loopback import LoopbackServer
 
 STEP = {"1m": 60, "5m": 300, "15m": 900, "1H": 3600, "4H": 14400, "1D": 86400}
 
@@ -43,7 +44,7 @@ def candle_rows(address: str, start: int, end: int, step: int = 60) -> list[tupl
                     strict=True))
 
 
-class FakeMarket:
+class FakeMarket(LoopbackServer):
     def __init__(self, *, keys: tuple[str, ...] = ("test-key-SECRET-123",), rate_limit: float | None = None,
                  latency: float = 0.0, timeout_sleep: float = 1.0):
         self.keys = set(keys)
@@ -71,22 +72,8 @@ class FakeMarket:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        super().__init__(Handler)
         self.server.handle_error = lambda *a: None  # clients that timed out close early: not our concern
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def ohlcv_requests(self, address: str | None = None) -> list[dict]:
         return [r for r in self.requests if "ohlcv" in r["path"] and (address is None or
