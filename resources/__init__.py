@@ -29,7 +29,7 @@ def build_resources(settings: Settings = SETTINGS) -> dict:
         "strategies": StrategyFolderResource(folder=str(settings.strategies_dir)),
         "alerts": AlertResource(webhook_url=_secret("QUANTBOT_ALERT_WEBHOOK_URL"),
                                 telegram_token=_secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
-                                telegram_chat=os.environ.get("QUANTBOT_ALERT_TELEGRAM_CHAT") or None),
+                                telegram_chat=settings.alert_telegram_chat),
     }
 
 

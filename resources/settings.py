@@ -15,6 +15,7 @@
 | QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension) |
 | QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
 | QUANTBOT_SENSOR_INTERVAL_S | 30 | how often the inbox and strategy sensors look (automation: half of it) |
+| QUANTBOT_MIN_COVERAGE | 0.8 | share of a day's calls with candles below which the coverage check warns |
 | QUANTBOT_ALERT_WEBHOOK_URL, QUANTBOT_ALERT_TELEGRAM_TOKEN, QUANTBOT_ALERT_TELEGRAM_CHAT | (unset) | run-failure alerts |
 """
 
@@ -40,6 +41,8 @@ class Settings:
     strategies_dir: Path
     intervals: tuple[str, ...]
     sensor_interval_s: int
+    min_coverage: float
+    alert_telegram_chat: str | None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,6 +61,8 @@ class Settings:
             intervals=tuple(i.strip() for i in (env.get("QUANTBOT_INTERVALS") or "5m,15m,1h,4h,1d").split(",")
                             if i.strip()),
             sensor_interval_s=int(env.get("QUANTBOT_SENSOR_INTERVAL_S") or 30),
+            min_coverage=float(env.get("QUANTBOT_MIN_COVERAGE") or 0.8),
+            alert_telegram_chat=env.get("QUANTBOT_ALERT_TELEGRAM_CHAT") or None,
         )
 
 

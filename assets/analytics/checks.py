@@ -1,7 +1,6 @@
 """Asset checks: candles that cannot be right, thin coverage, aggregates that disagree with the raw rows."""
 
 import datetime as dt
-import os
 import time
 
 from dagster import (
@@ -18,13 +17,13 @@ from assets.analytics.assets import aggregated_candles
 from assets.candles.assets import raw_candles
 from assets.metadata import timed
 from assets.partitions import call_days
-from quantbot_pipelines.analytics import candle_problems, rollup_mismatches
+from quantbot_pipelines.analytics import calls_with_candles, candle_problems, rollup_mismatches
 from quantbot_pipelines.schemas import AGGREGATED_CANDLES, RAW_CANDLES, TELEGRAM_CALLS
 from resources.settings import SETTINGS
 from resources.warehouse import WarehouseResource
 
-# below this share of calls with candles the coverage check warns (QUANTBOT_MIN_COVERAGE overrides)
-MIN_COVERAGE = float(os.environ.get("QUANTBOT_MIN_COVERAGE", "0.8"))
+# below this share of calls with candles the coverage check warns (QUANTBOT_MIN_COVERAGE)
+MIN_COVERAGE = SETTINGS.min_coverage
 
 
 def _days(context: AssetCheckExecutionContext) -> list[dt.date]:
@@ -59,8 +58,8 @@ def candle_coverage(context: AssetCheckExecutionContext, warehouse: WarehouseRes
     calls = wh.read(TELEGRAM_CALLS, where=[("day", "in", days)], columns=["day", "chain", "address"])
     if calls.is_empty():
         return AssetCheckResult(passed=True, metadata={"calls": 0, "coverage": 1.0})
-    have = wh.read(RAW_CANDLES, where=[("day", "in", days)], columns=["day", "chain", "address"]).unique()
-    covered = calls.join(have, on=["day", "chain", "address"], how="semi").height
+    have = wh.read(RAW_CANDLES, where=[("day", "in", days)], columns=["day", "chain", "address"])
+    covered = calls_with_candles(calls, have)
     share = covered / calls.height
     return AssetCheckResult(passed=share >= MIN_COVERAGE, severity=AssetCheckSeverity.WARN,
                             metadata={"calls": calls.height, "calls_with_candles": covered,

@@ -4,7 +4,7 @@ Definitions: ../shared/reference/backtest-semantics.md.
 """
 
 from quantbot_pipelines.analytics.aggregate import aggregate_candles, interval_seconds
-from quantbot_pipelines.analytics.checks import candle_problems, rollup_mismatches
+from quantbot_pipelines.analytics.checks import calls_with_candles, candle_problems, rollup_mismatches
 from quantbot_pipelines.analytics.leaderboard import (
     caller_leaderboard,
     caller_leaderboard_markdown,
@@ -19,6 +19,7 @@ __all__ = [
     "ath_distribution_plot",
     "caller_leaderboard",
     "caller_leaderboard_markdown",
+    "calls_with_candles",
     "candle_problems",
     "interval_seconds",
     "path_metrics",

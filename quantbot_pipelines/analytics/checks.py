@@ -35,6 +35,14 @@ def candle_problems(candles: pl.DataFrame, now: int) -> dict[str, int]:
     return {k: int(v or 0) for k, v in counts.items()}
 
 
+def calls_with_candles(calls: pl.DataFrame, candles: pl.DataFrame) -> int:
+    """How many calls (day, chain, address) have at least one candle stored for their day."""
+    keys = ["day", "chain", "address"]
+    if calls.is_empty():
+        return 0
+    return calls.join(candles.select(keys).unique(), on=keys, how="semi").height
+
+
 def _naive_rollup(raw: pl.DataFrame, keys: list[str], step: int) -> pl.DataFrame:
     """Plain polars group_by on the floored epoch second: a code path independent of aggregate_candles."""
     sec = pl.col("open_ts").dt.epoch("s") if raw.schema["open_ts"].is_temporal() else pl.col("open_ts")

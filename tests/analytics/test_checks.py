@@ -52,3 +52,17 @@ def test_nan_price_counts_as_bad():
 def test_same_open_time_on_another_token_or_interval_is_not_a_duplicate():
     df = pl.concat([candles({"a": GOOD, "b": GOOD}), candles({"a": GOOD}, interval="5m")])
     assert candle_problems(df, now=T0 + 3600)["duplicate_open_ts"] == 0
+
+
+def test_calls_with_candles_counts_calls_whose_token_has_candles_that_day():
+    import datetime as dt
+
+    import polars as pl
+
+    from quantbot_pipelines.analytics import calls_with_candles
+
+    d1, d2 = dt.date(2025, 9, 1), dt.date(2025, 9, 2)
+    calls = pl.DataFrame({"day": [d1, d1, d2], "chain": ["solana"] * 3, "address": ["A", "B", "A"]})
+    candles = pl.DataFrame({"day": [d1, d1, d1], "chain": ["solana"] * 3, "address": ["A", "A", "C"]})
+    assert calls_with_candles(calls, candles) == 1
+    assert calls_with_candles(calls.head(0), candles) == 0
