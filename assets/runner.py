@@ -14,7 +14,7 @@ from dagster import AssetKey, DagsterInstance, Definitions
 
 from assets.partitions import RANGE_END, RANGE_START, strategy_files, telegram_exports_partitions
 from assets.telegram.sensors import day_ranges
-from quantbot_pipelines.ingest import all_calls, inbox_exports
+from quantbot_pipelines.telegram.staging import all_calls, inbox_exports
 
 
 def _definitions():

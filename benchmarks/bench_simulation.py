@@ -2,7 +2,7 @@
 
 Grid 1: CALLS calls x BARS one-minute candles x 50 take-profit/stop-loss strategies (fees 1 %), run by our
 kernel and by vectorbt's Portfolio.from_signals, warm (JIT compiled beforehand for both), aligned as
-../shared/reference/backtest-semantics.md ("Comparing with vectorbt") says; the net multiples must agree.
+docs/semantics.md#comparing-with-vectorbt says; the net multiples must agree.
 Grid 2: 50 strategies with trailing stops and 3-level ladders (ours only), timed against one pass over the
 candle arrays (a numba loop reading every open/high/low/close once).
 

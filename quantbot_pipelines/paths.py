@@ -1,6 +1,6 @@
 """Price paths after each call: the entry rule and the candle window, packed for fast kernels.
 
-Entry and window follow ../shared/reference/backtest-semantics.md ("Entry"):
+Entry and window follow docs/semantics.md#entry-and-window:
 - entry_ts = open time of the first candle with open_ts >= call_ts + entry_delay (the candle in progress at
   the call is never used: its open is before the call, using it would look ahead);
 - entry_price = that candle's open; no candle within max_entry_gap after call_ts + entry_delay: `no_entry`

@@ -1,7 +1,7 @@
 """Table schemas: the one place every stage, warehouse and doc takes its columns from.
 
 Each table is a `TableSpec`: an Arrow schema, the columns that form a warehouse partition, and the
-natural key (unique per row). Meanings of the figures: ../shared/reference/backtest-semantics.md.
+natural key (unique per row). Meanings of the figures: docs/semantics.md.
 `docs/schemas.md` is generated from this module (`python -m quantbot_pipelines.schemas`).
 """
 

@@ -22,9 +22,9 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 import definitions
 from assets.runner import materialize_pipeline
 from quantbot_pipelines.analytics import caller_leaderboard_markdown
-from quantbot_pipelines.ingest import all_calls
 from quantbot_pipelines.sample import write_sample_inbox
 from quantbot_pipelines.simulation import leaderboard_markdown
+from quantbot_pipelines.telegram.staging import all_calls
 from resources.settings import SETTINGS
 
 

@@ -1,6 +1,6 @@
 """From candles to answers: aggregated intervals, per-call token analytics and the leaderboards.
 
-Every figure is defined in ../shared/reference/backtest-semantics.md; the library implements it.
+Every figure is defined in docs/semantics.md; the library implements it.
 """
 
 import datetime as dt

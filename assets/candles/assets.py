@@ -9,8 +9,8 @@ from assets.automation import follows_updated_days
 from assets.metadata import preview, related, timed
 from assets.partitions import call_days
 from assets.telegram.assets import telegram_calls
-from quantbot_pipelines.candle_store import stored_candles
 from quantbot_pipelines.candles import collect_candles
+from quantbot_pipelines.candles.store import stored_candles
 from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES, TELEGRAM_CALLS
 from resources.candles import CandleSourceResource
 from resources.warehouse import WarehouseResource

@@ -7,9 +7,8 @@ import polars as pl
 from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
 
 from assets.partitions import RANGE_END, RANGE_START
-from quantbot_pipelines.alerts import send_alert
 from quantbot_pipelines.schemas import RUN_FAILURES
-from resources.alerts import AlertResource
+from resources.alerts import AlertResource, send_alert
 from resources.warehouse import WarehouseResource
 
 

@@ -1,6 +1,6 @@
 """Exit strategies over every call: per-trade results by call day x strategy file, and their rollups.
 
-Fill and cost rules: ../shared/reference/backtest-semantics.md ("Trades"), implemented in
+Fill and cost rules: docs/semantics.md#fills, implemented in
 quantbot_pipelines/simulation. Strategy files live in strategies/ (QUANTBOT_STRATEGIES); the strategies
 sensor keeps the dynamic `strategy` dimension in step with that folder.
 """

@@ -20,8 +20,8 @@ from dagster import (
 
 from assets.metadata import day_list, preview, related, timed
 from assets.partitions import call_days, telegram_exports_partitions
-from quantbot_pipelines.ingest import all_calls, inbox_exports, quarantine_on_days, stage_export
 from quantbot_pipelines.schemas import TELEGRAM_CALLS
+from quantbot_pipelines.telegram.staging import all_calls, inbox_exports, quarantine_on_days, stage_export
 from resources.telegram import TelegramInboxResource
 from resources.warehouse import WarehouseResource
 

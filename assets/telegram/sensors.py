@@ -21,7 +21,7 @@ from dagster import (
 
 from assets.partitions import RANGE_END, RANGE_START, telegram_exports_partitions
 from assets.telegram.assets import telegram_calls, telegram_exports
-from quantbot_pipelines.ingest import inbox_exports
+from quantbot_pipelines.telegram.staging import inbox_exports
 from resources.settings import SETTINGS
 from resources.telegram import TelegramInboxResource
 

@@ -1,6 +1,6 @@
 """Analytics: aggregated intervals, per-call token analytics, leaderboards and check helpers.
 
-Definitions: ../shared/reference/backtest-semantics.md.
+Definitions: docs/semantics.md.
 """
 
 from quantbot_pipelines.analytics.aggregate import aggregate_candles, interval_seconds

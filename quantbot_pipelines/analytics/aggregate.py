@@ -1,4 +1,4 @@
-"""Roll raw 1-minute candles up to coarser intervals (see ../shared/reference/backtest-semantics.md: a
+"""Roll raw 1-minute candles up to coarser intervals (see docs/semantics.md: a
 candle with open time t and interval I covers [t, t + I); times are UTC).
 
 Bucket = floor(open_ts / I) x I, i.e. aligned to UTC epoch multiples (1d buckets start at 00:00 UTC).

@@ -1,7 +1,7 @@
 """Numba kernels: one linear pass over sorted candle arrays.
 
 Candle rollup (buckets aligned to epoch multiples) and per-call path metrics, as defined in
-../shared/reference/backtest-semantics.md ("Path analytics").
+docs/semantics.md#path-analytics.
 """
 
 from __future__ import annotations

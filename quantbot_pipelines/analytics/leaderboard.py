@@ -1,4 +1,4 @@
-"""Caller and token leaderboards over token_analytics rows (../shared/reference/backtest-semantics.md,
+"""Caller and token leaderboards over token_analytics rows (docs/semantics.md,
 "Rollups": leaderboards rank by a confidence-adjusted figure so one lucky call cannot top the board).
 
 Caller score, over a caller's n non-repeat calls with status ok (repeats too if include_repeats):

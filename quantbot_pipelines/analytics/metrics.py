@@ -1,6 +1,6 @@
 """Per-call token analytics: how far and how fast the token ran after entry (no costs).
 
-Every figure as defined in ../shared/reference/backtest-semantics.md ("Entry", "Path analytics"):
+Every figure as defined in docs/semantics.md#entry-and-window, #path-analytics:
 - entry (pack_paths): first candle opening at or after call_ts + entry_delay, within max_entry_gap;
 - ath_multiple = max high in [entry_ts, entry_ts + horizon) / entry_price; ath_ts = open of the first candle
   that made it; time_to_ath_s = ath_ts - entry_ts;

@@ -3,7 +3,7 @@
 A source answers `CandleRequest`s (one token, one interval, one window `[start_ts, end_ts)` in epoch seconds)
 with `FetchResult`s: the candles found and what the answer meant (ok, no_trades, token_unknown, bad_request,
 error). What was asked is remembered by the caller in the coverage ledger (`windows.py`, `collect.py`), so a
-source never has to know what it fetched before. Candle open times follow ../shared/reference/backtest-semantics.md:
+source never has to know what it fetched before. Candle open times follow docs/semantics.md:
 a candle with open time t covers [t, t + interval).
 """
 

@@ -1,4 +1,4 @@
-"""Birdeye `/defi/v3/ohlcv` client (contract: ../shared/reference/market-apis.md).
+"""Birdeye `/defi/v3/ohlcv` client (contract: docs/formats.md#candle-apis).
 
 Async httpx with bounded concurrency behind a sync `fetch_many`; a pacer per key at the plan's requests/s;
 retries with exponential backoff and jitter on 429, 5xx, timeouts and malformed answers, honouring
@@ -48,7 +48,7 @@ def birdeye_interval(interval: str) -> str:
 
 
 def credits_for(candles: int) -> int:
-    """Compute units of one v3 OHLCV request (market-apis.md): 60 under 1,000 candles, 90 to 2,000, else 120."""
+    """Compute units of one v3 OHLCV request (docs/formats.md#candle-apis): 60 under 1,000 candles, 90 to 2,000, else 120."""
     return 60 if candles < 1000 else 90 if candles < 2000 else 120
 
 

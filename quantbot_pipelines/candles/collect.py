@@ -1,7 +1,7 @@
 """One call day's candles: stored candles reused, only the missing parts asked of the source, once.
 
 For every token called that day the window union `[call - pre_window, call + horizon]` is needed
-(../shared/reference/backtest-semantics.md). What the coverage ledger already holds is read back from the
+(docs/semantics.md). What the coverage ledger already holds is read back from the
 warehouse (`read_stored`) and never requested again; the rest is planned in `windows.plan_requests` and fetched.
 The result is the day's `raw_candles` partition and its `candle_ledger` rows.
 """

@@ -1,4 +1,4 @@
-"""GeckoTerminal (free, no key, pool based; contract: ../shared/reference/market-apis.md).
+"""GeckoTerminal (free, no key, pool based; contract: docs/formats.md#candle-apis).
 
 A token's candles come from one pool: its most liquid (largest `reserve_in_usd`), looked up once and recorded
 in the ledger's `pool_address`, then reused so a token's series is never stitched from two pools. OHLCV pages

@@ -1,6 +1,6 @@
 """Telegram Desktop HTML (`messages.html`, `messages2.html`, ...), following its exporter's markup.
 
-Structure per ../shared/reference/telegram-export.md: `div.message.default.clearfix[.joined]`, the sender in
+Structure per docs/formats.md#telegram-exports: `div.message.default.clearfix[.joined]`, the sender in
 `div.from_name` only when not joined (same sender within 15 minutes, same day), `title="dd.mm.yyyy hh:mm:ss
 UTC+hh:mm"`, replies as `#go_to_messageN` or `messagesK.html#go_to_messageN` across files, date separators as
 service messages with negative ids, text escaped like the exporter does (&apos; &quot; &amp;).

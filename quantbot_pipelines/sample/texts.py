@@ -1,6 +1,6 @@
 """Message texts as Telegram JSON text parts: plain strings mixed with entity dicts ({type, text[, href]}).
 
-Bot cards follow ../shared/reference/telegram-export.md (Rick and Phanes); calls come in the styles people
+Bot cards follow docs/formats.md#telegram-exports (Rick and Phanes); calls come in the styles people
 post them in: bare address, address with chatter, a link of one of the usual hosts.
 """
 

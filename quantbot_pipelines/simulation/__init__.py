@@ -1,6 +1,6 @@
 """Simulated trades of every call under exit strategies given as data (YAML in strategies/).
 
-Semantics: ../shared/reference/backtest-semantics.md ("Entry", "Trades", "Rollups"). No Dagster here.
+Semantics: docs/semantics.md#entry-and-window, #fills, #rollups. No Dagster here.
 """
 
 from quantbot_pipelines.simulation.engine import iter_simulate, simulate

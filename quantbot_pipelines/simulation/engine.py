@@ -1,6 +1,6 @@
 """simulate(): one trade per (call, strategy), as SIMULATION_TRADES rows.
 
-Entry and window: ../shared/reference/backtest-semantics.md ("Entry"), via quantbot_pipelines.paths.pack_paths
+Entry and window: docs/semantics.md#entry-and-window, via quantbot_pipelines.paths.pack_paths
 (one packing per distinct (entry_delay, max_entry_gap, horizon) among the strategies). Fills and costs: the
 same page ("Trades"), implemented in kernels.simulate_block (serial) / simulate_block_parallel (calls over
 threads). Calls are processed in chunks whose size also shrinks with the number of strategies, so the working

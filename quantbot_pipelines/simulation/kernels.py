@@ -1,6 +1,6 @@
 """The hot loop: calls x strategies x candles, in numba, over CSR-packed candle arrays.
 
-Fill rules are those of ../shared/reference/backtest-semantics.md ("Trades"); per candle, in this order:
+Fill rules are those of docs/semantics.md#fills; per candle, in this order:
 1. Time exit: a candle at or after entry_ts + time_exit is past the hold, so what remains is sold at the
    close of the previous candle (the last of the hold).
 2. The stop in force is the highest of: stop_loss x entry, the break-even stop (once a take-profit level

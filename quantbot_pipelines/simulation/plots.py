@@ -1,6 +1,6 @@
 """Equity curves of strategies as a PNG for the Dagster UI (matplotlib, Agg backend: no display needed).
 
-The curve is the equal-sized, non-compounding book of ../shared/reference/backtest-semantics.md ("Rollups"):
+The curve is the equal-sized, non-compounding book of docs/semantics.md#rollups:
 capital split equally over the strategy's trades (non-repeat calls with an entry), each trade's net return
 booked at its exit time, so the curve ends at the strategy's total_return.
 """

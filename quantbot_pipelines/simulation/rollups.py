@@ -1,6 +1,6 @@
 """Rollups of simulated trades: per strategy and per caller x strategy, plus a markdown rendering.
 
-Definitions: ../shared/reference/backtest-semantics.md ("Rollups"). A trade is a non-repeat call with an entry
+Definitions: docs/semantics.md#rollups. A trade is a non-repeat call with an entry
 (repeat calls and no_entry rows are left out; a null `repeat` counts as not a repeat).
 - win_rate: share of trades with net return > 0; mean and median net return side by side (single tokens run
   to 1,000x, so the mean alone misleads);

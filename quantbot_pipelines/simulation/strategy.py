@@ -1,6 +1,6 @@
 """Exit strategies as data: the `Strategy` record, YAML loading with validation, and sweeps.
 
-Rules and their meaning: ../shared/reference/backtest-semantics.md ("Trades"). A file in strategies/ holds
+Rules and their meaning: docs/semantics.md#fills. A file in strategies/ holds
 one strategy or a sweep. Format (every key but the exit rules is optional; unknown keys are errors):
 
     name: ladder_2x_5x            # default: the file stem; becomes the `strategy` column

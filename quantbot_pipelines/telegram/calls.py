@@ -3,7 +3,7 @@
 Both parsers (JSON, HTML) feed normalized messages to `CallBuilder`. A person's message naming tokens
 becomes one row per distinct token; a bot's card is kept by the message it replies to and merged at the
 end, so a card may come before or after its call (even in another HTML file). Flags and dedupe follow
-../shared/reference/backtest-semantics.md, "Calls".
+docs/semantics.md#calls.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def flag_calls(df: pl.DataFrame) -> pl.DataFrame:
     """Add day, first_call, first_call_ts, repeat over the rows given; deterministic order.
 
     first_call: earliest (call_ts, chat_id, message_id) per (chain, address); repeat: not the earliest call of
-    that token by the same caller (backtest-semantics.md, "Calls").
+    that token by the same caller (docs/semantics.md#calls).
     """
     order = ["call_ts", "chat_id", "message_id"]
     df = df.sort(order + ["chain", "address"])

@@ -1,6 +1,6 @@
 """Token addresses in message text and links.
 
-Token identity (../shared/reference/backtest-semantics.md, "Calls"): `(chain, address)`, Solana mints
+Token identity (docs/semantics.md#calls): `(chain, address)`, Solana mints
 byte-exact (base58 decoding to exactly 32 bytes), EVM addresses lower-cased with the spelling kept.
 The chain is never guessed: Solana for base58 mints; for EVM it comes from a link, a text hint or a card,
 else it is `unknown`.

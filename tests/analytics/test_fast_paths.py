@@ -1,6 +1,6 @@
 """The fast paths agree with the plain ones: pack_paths on warehouse-sorted candles (one scan, no sort) vs
 the same candles shuffled (the sorting path), and the one-pass window kernel vs a plain Python reading of
-../shared/reference/backtest-semantics.md ("Path analytics")."""
+docs/semantics.md#path-analytics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hand-computed paths for every figure in ../shared/reference/backtest-semantics.md
+"""Hand-computed paths for every figure in docs/semantics.md
 ("Entry", "Path analytics")."""
 
 from __future__ import annotations

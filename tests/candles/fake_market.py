@@ -1,4 +1,4 @@
-"""A loopback HTTP server that answers as Birdeye and GeckoTerminal do (../shared/reference/market-apis.md),
+"""A loopback HTTP server that answers as Birdeye and GeckoTerminal do (docs/formats.md#candle-apis),
 with scripted faults, an optional per-key rate limit and latency. Used by the tests and benchmarks/bench_fetch.py.
 
 Candles are a pure function of (address, open time), so tests can compute what must come back. Minutes where

@@ -8,8 +8,8 @@ import logging
 import polars as pl
 import pytest
 
-from quantbot_pipelines.candle_store import stored_candles
 from quantbot_pipelines.candles import BirdeyeSource, CandleSourceAuthError, collect_candles
+from quantbot_pipelines.candles.store import stored_candles
 from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES
 from quantbot_pipelines.warehouse import ParquetWarehouse
 from tests.candles.fake_market import FakeMarket, MemoryStore, calls_frame, expected_open_times

@@ -1,6 +1,6 @@
 """Failure alerts against real HTTP servers on loopback: webhook and Telegram bot API shapes, no leaked secrets."""
 
-from quantbot_pipelines.alerts import AlertTargets, send_alert
+from resources.alerts import AlertTargets, send_alert
 from tests.support.recorder import Recorder
 
 TOKEN = "123456:SECRET-bot-token"

@@ -32,8 +32,8 @@ def _rabbitmq_up() -> bool:
 
 
 def _stage_sample(root: Path) -> list[str]:
-    from quantbot_pipelines.ingest import inbox_exports, stage_export
     from quantbot_pipelines.sample import write_sample_inbox
+    from quantbot_pipelines.telegram.staging import inbox_exports, stage_export
 
     resources = make_resources(root)
     write_sample_inbox(root / "inbox")

@@ -13,8 +13,8 @@ from tests.ops.conftest import PG
 def test_partitioned_runs_land_in_postgres(tmp_path, pg_home, pg_database, resources):
     from assets.partitions import RANGE_END, RANGE_START, telegram_exports_partitions
     from assets.telegram import telegram_calls, telegram_exports
-    from quantbot_pipelines.ingest import inbox_exports
     from quantbot_pipelines.sample import write_sample_inbox
+    from quantbot_pipelines.telegram.staging import inbox_exports
 
     home = pg_home
     sample = tmp_path / "sample"

@@ -1,4 +1,4 @@
-"""The small sample export: deterministic, and the structures of ../shared/reference/telegram-export.md."""
+"""The small sample export: deterministic, and the structures of docs/formats.md#telegram-exports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) of the engine against ../shared/reference/backtest-semantics.md ("Trades")."""
+"""Property tests (hypothesis) of the engine against docs/semantics.md#fills."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Leaderboards, markdown and equity curve over hand-made trades (../shared/reference/backtest-semantics.md,
+"""Leaderboards, markdown and equity curve over hand-made trades (docs/semantics.md,
 "Rollups")."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hand-computed trades, one per rule of ../shared/reference/backtest-semantics.md ("Entry", "Trades").
+"""Hand-computed trades, one per rule of docs/semantics.md#entry-and-window, #fills.
 
 Entry price is 1.0 in every path (the first candle's open), so fill prices read as multiples.
 """

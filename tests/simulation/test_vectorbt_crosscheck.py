@@ -1,6 +1,6 @@
 """Cross-check against vectorbt's Portfolio.from_signals on random paths (a dev/bench dependency).
 
-Aligned as ../shared/reference/backtest-semantics.md ("Comparing with vectorbt") says: vectorbt gets one extra
+Aligned as docs/semantics.md#comparing-with-vectorbt says: vectorbt gets one extra
 bar before our entry candle whose close is our entry price and enters there, so our entry candle is its first
 checked bar; an exit signal on the last bar stands for our end-of-window sale. vectorbt does not slip stop
 exits, so with slippage s our stop exits are vectorbt's x (1 - s). Compared: exit bar and net multiple

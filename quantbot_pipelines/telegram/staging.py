@@ -2,7 +2,7 @@
 
 An export is parsed once into `telegram_staged_calls` / `telegram_quarantine` (partitioned by export);
 `telegram_calls` day partitions are then derived from every staged export together, because `first_call`
-and `repeat` depend on calls in other chats, files and days (see backtest-semantics.md, "Calls").
+and `repeat` depend on calls in other chats, files and days (docs/semantics.md#calls).
 """
 
 from __future__ import annotations
