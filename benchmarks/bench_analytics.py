@@ -1,4 +1,4 @@
-"""Benchmark for issue 4: candle rollups against chDB, and per-call analytics against one plain pass.
+"""Candle rollups against chDB, and per-call analytics against one plain pass.
 
     python -m benchmarks.bench_analytics
 
@@ -12,9 +12,9 @@ Scale by env: BENCH_ANALYTICS_ROWS (1m candles to roll up, default 50,000,000), 
    open_ts); the five GROUP BY queries are timed with their results materialised as Arrow tables.
 2. Analytics: calls x window candles (each call its own token, a few candles before the call) in chunks of
    5,000 calls to keep memory modest. Timed: token_analytics end to end (from the DataFrames to the output
-   DataFrame), its steps (pack: entry rule + windows; path_metrics: the numba kernel) and pack_paths (what
-   the simulator calls: pack plus open times in seconds), against one numpy pass (sum of open, high, low,
-   close) over the same candle arrays. All best of N per chunk, summed over chunks.
+   DataFrame), its steps (call_windows: entry rule + windows; path_metrics: the numba kernel) and
+   call_windows plus open times in seconds (what the simulator uses), against one numpy pass (sum of open,
+   high, low, close) over the same candle arrays. All best of N per chunk, summed over chunks.
 Last two lines: `kernel_vs_one_pass=<path_metrics time / one-pass time>`, then
 `agg_vs_chdb=<our time / chDB time> analytics_vs_one_pass=<token_analytics end to end / one-pass time>`.
 """
@@ -35,7 +35,7 @@ import polars as pl
 
 from benchmarks._report import DOC, table, write_section
 from quantbot_pipelines.analytics import aggregate_candles, path_metrics, token_analytics
-from quantbot_pipelines.paths import pack, pack_paths
+from quantbot_pipelines.backtest import call_windows
 
 ROWS = int(os.environ.get("BENCH_ANALYTICS_ROWS", "50000000"))
 CALLS = int(os.environ.get("BENCH_ANALYTICS_CALLS", "100000"))
@@ -225,26 +225,30 @@ def analytics_chunk(n_calls: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame
     return calls, candles
 
 
+def windows_in_seconds(calls: pl.DataFrame, candles: pl.DataFrame) -> np.ndarray:
+    return call_windows(calls, candles).ts
+
+
 def one_pass(paths) -> float:
     return float(paths.open.sum() + paths.high.sum() + paths.low.sum() + paths.close.sum())
 
 
 def bench_analytics() -> tuple[list[dict], float, float, float]:
-    t_e2e = t_pack = t_pack_paths = t_kernel = t_pass = 0.0
+    t_e2e = t_windows = t_seconds = t_kernel = t_pass = 0.0
     visited = 0
     small_calls, small_candles = analytics_chunk(10, 999)
     token_analytics(small_calls, small_candles)  # compile outside the timing
-    pack_paths(small_calls, small_candles)
+    windows_in_seconds(small_calls, small_candles)
     for k, lo in enumerate(range(0, CALLS, CHUNK)):
         calls, candles = analytics_chunk(min(CHUNK, CALLS - lo), k)
         t, out = best(token_analytics, calls, candles, now=T0 + 10 * 86400)
         t_e2e += t
         assert (out.get_column("candles") == WINDOW).all(), "every call should see a full window"
         del out
-        t, _ = best(pack_paths, calls, candles)
-        t_pack_paths += t
-        t, packed = best(pack, calls, candles)
-        t_pack += t
+        t, _ = best(windows_in_seconds, calls, candles)
+        t_seconds += t
+        t, packed = best(call_windows, calls, candles)
+        t_windows += t
         del candles
         visited += int((packed.stop - packed.start).sum())
         t, _ = best(path_metrics, packed)
@@ -259,9 +263,9 @@ def bench_analytics() -> tuple[list[dict], float, float, float]:
 
     rows = [
         row("**token_analytics end to end (DataFrames in, DataFrame out)**", t_e2e),
-        row("of which pack (entry rule + CSR windows over the frame's own arrays)", t_pack),
+        row("of which call_windows (entry rule + CSR windows over the frame's own arrays)", t_windows),
         row("of which path_metrics kernel (numba, one pass per window)", t_kernel),
-        row("pack_paths for the simulator (pack + open times in seconds)", t_pack_paths),
+        row("call_windows for the simulator (plus open times in seconds)", t_seconds),
         row("one plain pass: numpy sum of open, high, low, close", t_pass),
     ]
     print(f"calls={CALLS:,} window={WINDOW:,} candles visited={visited:,}", flush=True)
@@ -314,7 +318,7 @@ def main() -> None:
     body += f"\nPeak resident memory of the run: {peak:.1f} GiB.\n"
     full = (SKIP_ROLLUP or ROWS == 50_000_000) and (CALLS, WINDOW) == (100_000, 2_880)
     if full or os.environ.get("BENCH_ANALYTICS_WRITE"):
-        write_section("analytics", "Aggregation and token analytics (issue 4)", body)
+        write_section("analytics", "Aggregation and token analytics", body)
     else:
         print(f"(scaled-down run: docs/benchmarks.md left alone; peak {peak:.1f} GiB)")
     print(f"kernel_vs_one_pass={kernel / one:.2f}")

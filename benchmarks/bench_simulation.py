@@ -1,4 +1,4 @@
-"""Simulation engine vs vectorbt, and vs one pass over the candle arrays (issue 5, item 6).
+"""Simulation engine vs vectorbt, and vs one pass over the candle arrays.
 
 Grid 1: CALLS calls x BARS one-minute candles x 50 take-profit/stop-loss strategies (fees 1 %), run by our
 kernel and by vectorbt's Portfolio.from_signals, warm (JIT compiled beforehand for both), aligned as
@@ -11,7 +11,7 @@ candle arrays (a numba loop reading every open/high/low/close once).
 
 Last line: vs_vectorbt=<vectorbt time / our time> max_abs_diff=<x> vs_one_pass=<ratio>, where vs_one_pass is
 the time to simulate the WHOLE of grid 2 (all 50 strategies, all calls) over the time of one pass over the
-candle arrays (issue 5's goal: <= 5). The line before it gives the same per strategy (grid 2 time / 50 / one
+candle arrays (goal: <= 5). The line before it gives the same per strategy (grid 2 time / 50 / one
 pass), extra information only. Our kernel runs calls on numba's threads (NUMBA_NUM_THREADS); the serial
 kernel's time is reported too.
 """
@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from benchmarks._report import table, write_section
-from quantbot_pipelines.paths import Paths
+from quantbot_pipelines.backtest import CallWindows
 from quantbot_pipelines.simulation import Strategy
 from quantbot_pipelines.simulation.engine import run_block, strategy_arrays
 from quantbot_pipelines.simulation.kernels import one_pass
@@ -47,13 +47,14 @@ def make_paths(calls: int, bars: int) -> tuple[np.ndarray, ...]:
     return o, h, lo, close
 
 
-def packed(o, h, lo, c) -> Paths:
+def packed(o, h, lo, c) -> CallWindows:
     calls, bars = o.shape
     start = np.arange(calls, dtype=np.int64) * bars
-    return Paths(ts=np.tile(np.arange(bars, dtype=np.int64) * 60, calls), open=o.ravel(), high=h.ravel(),
-                 low=lo.ravel(), close=c.ravel(), start=start, stop=start + bars,
-                 entry_ts=np.zeros(calls, np.int64), entry_price=o[:, 0].copy(),
-                 status=np.array(["ok"] * calls, dtype=object))
+    every = np.ones(calls, bool)
+    return CallWindows(ts_raw=np.tile(np.arange(bars, dtype=np.int64) * 60, calls), per=1, open=o.ravel(),
+                       high=h.ravel(), low=lo.ravel(), close=c.ravel(), start=start, stop=start + bars,
+                       entry_ts=np.zeros(calls, np.int64), entry_price=o[:, 0].copy(), ok=every,
+                       has_any=every, last_ts=np.full(calls, (bars - 1) * 60, np.int64))
 
 
 TPS = (1.1, 1.2, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0)
@@ -77,7 +78,7 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
-def run_ours(paths: Paths, strategies: list[Strategy], parallel: bool | None = None):
+def run_ours(paths: CallWindows, strategies: list[Strategy], parallel: bool | None = None):
     return run_block(paths, strategy_arrays(strategies), strategies[0].horizon_s, 0, paths.n_calls,
                      parallel=parallel)
 
@@ -204,7 +205,7 @@ def main() -> None:
             f"the candles): **{vs_one_pass:.2f}** (serial kernel: {t_grid2_serial / t_pass:.2f}); per strategy: "
             f"{per_strategy:.3f}\n"
             f"- end-to-end `simulate()` on the same data as polars frames (entry packing, kernel, "
-            f"{CALLS * len(GRID1):,} SIMULATION_TRADES rows with fills JSON): {t_e2e:.2f} s\n")
+            f"{CALLS * len(GRID1):,} SIMULATION_RESULTS rows with fills JSON): {t_e2e:.2f} s\n")
     write_section("simulation", "Simulation engine (bench_simulation)", body)
     print(body)
     print(f"per_strategy_vs_one_pass={per_strategy:.3f} serial_vs_one_pass={t_grid2_serial / t_pass:.2f}")

@@ -12,25 +12,15 @@ other input is sorted first.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import polars as pl
 
 from quantbot_pipelines.analytics.kernels import bucket_count, bucket_rollup
-from quantbot_pipelines.paths import token_breaks
+from quantbot_pipelines.backtest.nb import token_breaks
+from quantbot_pipelines.candles.base import interval_seconds
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TS_PER_S = {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 BASE_INTERVAL = "1m"
-
-
-def interval_seconds(interval: str) -> int:
-    """'5m' -> 300, '4h' -> 14400, '1d' -> 86400 (N followed by s, m, h, d or w)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", interval)
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError(f"bad interval {interval!r}: expected N followed by s, m, h, d or w")
-    return int(m.group(1)) * _UNITS[m.group(2)]
 
 
 def _group_keys(df: pl.DataFrame) -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from quantbot_pipelines.analytics.aggregate import BASE_INTERVAL, interval_seconds
+from quantbot_pipelines.analytics.aggregate import BASE_INTERVAL
+from quantbot_pipelines.candles.base import interval_seconds
 
 _PRICES = ("open", "high", "low", "close")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from quantbot_pipelines.backtest.nb import max_min
+
 
 @njit(cache=True, nogil=True)
 def bucket_count(ts, brk, step, fill):
@@ -94,26 +96,8 @@ def bucket_rollup(ts, brk, o, h, lo, c, v, step, fill, out_ts, out_o, out_h, out
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _max_min(high, low, s, e):
-    """Max of high and min of low over [s, e); four accumulators so the loop vectorises (max/min are exact
-    under any association, so fastmath changes no result for finite prices)."""
-    a0 = a1 = a2 = a3 = -np.inf
-    b0 = b1 = b2 = b3 = np.inf
-    i = s
-    while i + 4 <= e:
-        a0 = max(a0, high[i])
-        a1 = max(a1, high[i + 1])
-        a2 = max(a2, high[i + 2])
-        a3 = max(a3, high[i + 3])
-        b0 = min(b0, low[i])
-        b1 = min(b1, low[i + 1])
-        b2 = min(b2, low[i + 2])
-        b3 = min(b3, low[i + 3])
-        i += 4
-    while i < e:
-        a0 = max(a0, high[i])
-        b0 = min(b0, low[i])
-        i += 1
-    return max(max(a0, a1), max(a2, a3)), min(min(b0, b1), min(b2, b3))
+    """nb.max_min compiled with fastmath (its loops vectorise; the same result for finite prices)."""
+    return max_min(high, low, s, e)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -155,7 +139,8 @@ _B = 32  # candles per block of the one-pass window scan
 
 @njit(nogil=True, fastmath=True)
 def _block_max_min(high, low, i):
-    """Max high and min low of the block [i, i + _B) (a constant length: unrolled and vectorised)."""
+    """Max high and min low of the block [i, i + _B) (a constant length: unrolled and vectorised). Not
+    nb.max_min: slower at this length, and under fastmath the result for a nan price depends on the loop."""
     h = high[i : i + _B]
     lo = low[i : i + _B]
     a = -np.inf

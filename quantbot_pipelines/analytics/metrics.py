@@ -1,7 +1,7 @@
 """Per-call token analytics: how far and how fast the token ran after entry (no costs).
 
 Every figure as defined in docs/semantics.md#entry-and-window, #path-analytics:
-- entry (pack_paths): first candle opening at or after call_ts + entry_delay, within max_entry_gap;
+- entry (call_windows): first candle opening at or after call_ts + entry_delay, within max_entry_gap;
 - ath_multiple = max high in [entry_ts, entry_ts + horizon) / entry_price; ath_ts = open of the first candle
   that made it; time_to_ath_s = ath_ts - entry_ts;
 - time_to_Nx_s (N = 1.5, 2, 3, 5, 10) = open of the first candle with high >= N x entry_price - entry_ts;
@@ -24,13 +24,12 @@ import polars as pl
 import pyarrow as pa
 
 from quantbot_pipelines.analytics.kernels import merge_spans, window_metrics
-from quantbot_pipelines.paths import (
+from quantbot_pipelines.backtest import (
     DEFAULT_HORIZON_S,
     DEFAULT_MAX_ENTRY_GAP_S,
-    Packed,
-    Paths,
+    CallWindows,
+    call_windows,
     epoch_seconds,
-    pack,
 )
 from quantbot_pipelines.schemas import TOKEN_ANALYTICS
 
@@ -53,10 +52,10 @@ _CALL_COLUMNS = (
 )
 
 
-def path_metrics(paths: Paths | Packed) -> dict[str, np.ndarray]:
+def path_metrics(paths: CallWindows) -> dict[str, np.ndarray]:
     """The kernel part: metrics per call over packed arrays (nan / -1 where a call has no entry)."""
     ath_i, ath, low_min, low_before, end_close, hit = window_metrics(
-        paths.ts if isinstance(paths, Paths) else paths.ts_raw,  # unused by the kernel: any int64 array
+        paths.ts_raw,  # unused by the kernel: any int64 array
         paths.high,
         paths.low,
         paths.close,
@@ -66,13 +65,7 @@ def path_metrics(paths: Paths | Packed) -> dict[str, np.ndarray]:
         _LEVELS,
         _TWO,
     )
-    if isinstance(paths, Paths):
-        n_candles = len(paths.ts)
-
-        def seconds(idx: np.ndarray) -> np.ndarray:
-            return paths.ts[idx]
-    else:
-        n_candles, seconds = len(paths.ts_raw), paths.seconds
+    n_candles, seconds = len(paths.ts_raw), paths.seconds
     p = paths.entry_price
     has = paths.stop > paths.start
     out = {
@@ -136,7 +129,7 @@ def token_analytics(
 ) -> pl.DataFrame:
     """One TOKEN_ANALYTICS row per call, in the order of `calls`. `candles`: RAW_CANDLES rows, 1m."""
     now = int(time.time()) if now is None else int(now)
-    paths = pack(
+    paths = call_windows(
         calls, candles, entry_delay_s=entry_delay_s, max_entry_gap_s=max_entry_gap_s, horizon_s=horizon_s
     )
     m = path_metrics(paths)

@@ -10,6 +10,7 @@ a candle with open time t covers [t, t + interval).
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -38,8 +39,18 @@ def normalize_interval(interval: str) -> str:
     return low
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# upper-case units read as lower case, but not 'M': a month on Birdeye
+_INTERVAL = re.compile(r"\s*(\d+)\s*([smhdwSHDW])\s*")
+
+
 def interval_seconds(interval: str) -> int:
-    return INTERVAL_SECONDS[normalize_interval(interval)]
+    """'5m' -> 300, '4h' -> 14400, '2d' -> 172800: N followed by s, m, h, d or w. Agrees with
+    INTERVAL_SECONDS on its keys; which intervals a source takes is for normalize_interval to say."""
+    m = _INTERVAL.fullmatch(interval)
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"bad interval {interval!r}: expected N followed by s, m, h, d or w")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
 
 
 def floor_to(ts: int, step: int) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
+from quantbot_pipelines.backtest import DEFAULT_HORIZON_S
 from quantbot_pipelines.candles.base import (
     COVERING,
     EMPTY,
@@ -72,7 +73,8 @@ def _retry_after(res: FetchResult, source: CandleSource, now: int) -> int | None
 
 def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, ledger: pl.DataFrame,
                     read_stored: Callable[[pl.DataFrame], pl.DataFrame], interval: str = "1m",
-                    pre_window_s: int = 3600, horizon_s: int = 172800, now: int | None = None) -> CandleBatch:
+                    pre_window_s: int = 3600, horizon_s: int = DEFAULT_HORIZON_S,
+                    now: int | None = None) -> CandleBatch:
     interval = normalize_interval(interval)
     step = interval_seconds(interval)
     now = int(time.time()) if now is None else int(now)

@@ -4,11 +4,10 @@ Semantics: docs/semantics.md#entry-and-window, #fills, #rollups. No Dagster here
 """
 
 from quantbot_pipelines.simulation.engine import iter_simulate, simulate
-from quantbot_pipelines.simulation.plots import equity_curve_plot
 from quantbot_pipelines.simulation.rollups import (
     MIN_CALLER_TRADES,
+    book_trades,
     caller_strategy_leaderboard,
-    leaderboard_markdown,
     strategy_leaderboard,
 )
 from quantbot_pipelines.simulation.strategy import (
@@ -21,7 +20,7 @@ from quantbot_pipelines.simulation.strategy import (
 )
 
 __all__ = [
-    "MIN_CALLER_TRADES", "Strategy", "StrategyError", "caller_strategy_leaderboard", "equity_curve_plot",
-    "iter_simulate", "leaderboard_markdown", "load_strategies", "load_strategy_file", "parse_strategies",
+    "MIN_CALLER_TRADES", "Strategy", "StrategyError", "book_trades", "caller_strategy_leaderboard",
+    "iter_simulate", "load_strategies", "load_strategy_file", "parse_strategies",
     "simulate", "strategy_file_fingerprint", "strategy_leaderboard",
 ]

@@ -1,7 +1,7 @@
-"""simulate(): one trade per (call, strategy), as SIMULATION_TRADES rows.
+"""simulate(): one trade per (call, strategy), as SIMULATION_RESULTS rows.
 
-Entry and window: docs/semantics.md#entry-and-window, via quantbot_pipelines.paths.pack_paths
-(one packing per distinct (entry_delay, max_entry_gap, horizon) among the strategies). Fills and costs: the
+Entry and window: docs/semantics.md#entry-and-window, via quantbot_pipelines.backtest.call_windows
+(once per distinct (entry_delay, max_entry_gap, horizon) among the strategies). Fills and costs: the
 same page ("Trades"), implemented in kernels.simulate_block (serial) / simulate_block_parallel (calls over
 threads). Calls are processed in chunks whose size also shrinks with the number of strategies, so the working
 arrays stay bounded (about PAIR_BUDGET trades at a time) whatever the call count; `iter_simulate` yields the
@@ -21,15 +21,13 @@ import numba
 import numpy as np
 import polars as pl
 
-from quantbot_pipelines.paths import Paths, pack_paths
-from quantbot_pipelines.schemas import SIMULATION_TRADES
+from quantbot_pipelines.backtest import CallWindows, ExitReason, Intrabar, call_windows
+from quantbot_pipelines.schemas import SIMULATION_RESULTS
 from quantbot_pipelines.simulation import kernels as K
 from quantbot_pipelines.simulation.strategy import Strategy
 
-REASONS = ("", "take_profit", "stop_loss", "trailing_stop", "break_even", "time_exit", "end_of_window",
-           "no_entry")
-_POLICY = {"stop_first": K.STOP_FIRST, "take_profit_first": K.TAKE_PROFIT_FIRST,
-           "nearest_first": K.NEAREST_FIRST}
+_REASON_CODES = [int(r) for r in ExitReason]
+_REASON_LABELS = [r.label for r in ExitReason]
 PARALLEL_MIN_CALLS = 64  # below this, thread start-up costs more than it saves
 PARALLEL_SLICES = 8  # runs of calls per thread: evens out threads whose calls hold longer trades
 # one parallel kernel at a time per process: numba's workqueue threading layer must not be entered from two
@@ -76,7 +74,7 @@ def strategy_arrays(strategies: list[Strategy]) -> StrategyArrays:
         tr_dist=np.array([nan if s.trailing_stop is None else s.trailing_stop[1] for s in strategies], float),
         be=np.array([nan if s.break_even is None else s.break_even for s in strategies], float),
         time_s=np.array([-1 if s.time_exit_s is None else s.time_exit_s for s in strategies], np.int64),
-        policy=np.array([_POLICY[s.intrabar] for s in strategies], np.int64),
+        policy=np.array([Intrabar[s.intrabar] for s in strategies], np.int64),
         # the page's cost formula: (1 - s)(1 - fee) / ((1 + s)(1 + fee)), the same factor for every fill
         cost_factor=(1 - slip) * (1 - fee) / ((1 + slip) * (1 + fee)),
         n_levels=np.array([len(s.take_profit) for s in strategies], np.int64),
@@ -89,7 +87,7 @@ class TradeArrays:
     """Kernel output for calls [lo, hi) x S strategies; pair p = (call - lo) * S + strategy."""
 
     exit_i: np.ndarray  # candle index of the last fill, -1 without entry
-    reason: np.ndarray  # kernels reason code
+    reason: np.ndarray  # ExitReason code
     net_multiple: np.ndarray
     n_fills: np.ndarray
     fill_i: np.ndarray  # pairs x max_fills candle indices
@@ -98,7 +96,7 @@ class TradeArrays:
     fill_reason: np.ndarray
 
 
-def run_block(paths: Paths, arrays: StrategyArrays, horizon_s: int, lo: int, hi: int, *,
+def run_block(paths: CallWindows, arrays: StrategyArrays, horizon_s: int, lo: int, hi: int, *,
               parallel: bool | None = None) -> TradeArrays:
     """Run the kernel for calls [lo, hi) of `paths` against every strategy of `arrays`.
 
@@ -133,7 +131,7 @@ def _epoch_to_ts(col: str) -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="s").dt.replace_time_zone("UTC")
 
 
-def _fills_json(paths: Paths, t: TradeArrays) -> pl.Series:
+def _fills_json(paths: CallWindows, t: TradeArrays) -> pl.Series:
     """JSON list of [ts, price, fraction, reason] per trade (ts ISO-8601 UTC), built column-wise."""
     width = t.fill_i.shape[1]
     cols = {}
@@ -146,12 +144,12 @@ def _fills_json(paths: Paths, t: TradeArrays) -> pl.Series:
         cols[f"rs{k}"] = np.where(present, t.fill_reason[:, k], 0)
         cols[f"on{k}"] = present
     df = pl.DataFrame(cols)
-    reasons = pl.Series(REASONS)
+    reasons = pl.Series(_REASON_LABELS)
     parts = [
         pl.when(pl.col(f"on{k}")).then(pl.concat_str([
             pl.lit('["'), pl.from_epoch(pl.col(f"ts{k}"), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
             pl.lit('",'), pl.col(f"px{k}").cast(pl.String), pl.lit(","), pl.col(f"fr{k}").cast(pl.String),
-            pl.lit(',"'), pl.col(f"rs{k}").replace_strict(list(range(len(REASONS))), reasons,
+            pl.lit(',"'), pl.col(f"rs{k}").replace_strict(_REASON_CODES, reasons,
                                                           return_dtype=pl.String),
             pl.lit('"]')]))
         for k in range(width)
@@ -163,7 +161,7 @@ def _fills_json(paths: Paths, t: TradeArrays) -> pl.Series:
     ).to_series()
 
 
-def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: Paths, strategies: list[Strategy],
+def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows, strategies: list[Strategy],
                   strat_ids: np.ndarray, t: TradeArrays, lo: int, hi: int) -> pl.DataFrame:
     n_s = len(strat_ids)
     call_rep = np.repeat(np.arange(lo, hi), n_s)
@@ -184,7 +182,7 @@ def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: Paths, strat
         pl.when("_has_entry").then(_epoch_to_ts("_entry_ts")).alias("entry_ts"),
         pl.when("_has_entry").then(pl.col("entry_price")).alias("entry_price"),
         pl.when("_has_entry").then(_epoch_to_ts("_exit_ts")).alias("exit_ts"),
-        pl.col("_reason").replace_strict(list(range(len(REASONS))), pl.Series(REASONS),
+        pl.col("_reason").replace_strict(_REASON_CODES, pl.Series(_REASON_LABELS),
                                          return_dtype=pl.String).alias("exit_reason"),
         pl.when("_has_entry").then(pl.col("net_multiple")).alias("net_multiple"),
         _fills_json(paths, t),
@@ -220,7 +218,8 @@ def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[S
     packed = {}
     for key, ids in groups.items():
         delay, gap, horizon = key
-        packed[key] = (pack_paths(calls, candles, entry_delay_s=delay, max_entry_gap_s=gap, horizon_s=horizon),
+        packed[key] = (call_windows(calls, candles, entry_delay_s=delay, max_entry_gap_s=gap,
+                                    horizon_s=horizon),
                        strategy_arrays([strategies[j] for j in ids]), np.array(ids, np.int64))
     step = max(1, min(chunk_calls, PAIR_BUDGET // len(strategies)))
     call_ids = np.arange(calls.height, dtype=np.int64)
@@ -237,12 +236,12 @@ def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[S
             pl.col("_call").cast(pl.Int64))
         trades = trades.join(meta, on="_call", how="left", maintain_order="left")
         yield trades.with_columns(pl.lit(None, dtype=pl.String).alias("strategy_file")).select(
-            SIMULATION_TRADES.columns)
+            SIMULATION_RESULTS.columns)
 
 
 def simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strategy], *,
              chunk_calls: int = 20000) -> pl.DataFrame:
-    """One row per (call, strategy) with SIMULATION_TRADES columns (strategy_file null: the asset sets it).
+    """One row per (call, strategy) with SIMULATION_RESULTS columns (strategy_file null: the asset sets it).
 
     calls: TELEGRAM_CALLS rows, optionally with `window_complete`; candles: RAW_CANDLES 1m rows. Calls without
     an entry get exit_reason no_entry and null entry, fills and multiple. Deterministic; rows ordered by call
@@ -250,6 +249,6 @@ def simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strate
     """
     frames = list(iter_simulate(calls, candles, strategies, chunk_calls=chunk_calls))
     if not frames:
-        return pl.from_arrow(SIMULATION_TRADES.empty()).with_columns(
+        return pl.from_arrow(SIMULATION_RESULTS.empty()).with_columns(
             pl.col("call_ts", "entry_ts", "exit_ts").cast(pl.Datetime("us", "UTC")))
     return pl.concat(frames, how="vertical_relaxed")

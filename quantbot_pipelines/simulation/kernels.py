@@ -37,9 +37,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-# exit / fill reason codes (engine.REASONS maps them to names)
-NONE, TAKE_PROFIT, STOP_LOSS, TRAILING_STOP, BREAK_EVEN, TIME_EXIT, END_OF_WINDOW, NO_ENTRY = range(8)
-STOP_FIRST, TAKE_PROFIT_FIRST, NEAREST_FIRST = 0, 1, 2
+from quantbot_pipelines.backtest.enums import ExitReason, Intrabar
+from quantbot_pipelines.backtest.nb import lower_bound, max_min
+
+# the codes as plain ints: numba compiles module globals in as constants
+TAKE_PROFIT = int(ExitReason.take_profit)
+STOP_LOSS = int(ExitReason.stop_loss)
+TRAILING_STOP = int(ExitReason.trailing_stop)
+BREAK_EVEN = int(ExitReason.break_even)
+TIME_EXIT = int(ExitReason.time_exit)
+END_OF_WINDOW = int(ExitReason.end_of_window)
+NO_ENTRY = int(ExitReason.no_entry)
+STOP_FIRST = int(Intrabar.stop_first)
+TAKE_PROFIT_FIRST = int(Intrabar.take_profit_first)
 _CLOSED = 1e-9  # remaining position below this is closed (float dust from fractions like 0.33 + 0.33 + 0.34)
 _NO_HOLD_END = np.iinfo(np.int64).max
 BLOCK = 16  # candles per block summary: quiet stretches are skipped this many at a time
@@ -61,50 +71,24 @@ def _call_summaries(h, l, a, b, e, bmin, bmax, bmax_head, bpeak, smin, smax, sma
         s = a + blk * BLOCK
         bpeak[blk] = pk
         if s + BLOCK <= b:
-            lo0 = lo1 = lo2 = lo3 = np.inf
-            hi0 = hi1 = hi2 = hi3 = -np.inf
-            for k in range(s, s + BLOCK - 4, 4):
-                lo0 = min(lo0, l[k])
-                lo1 = min(lo1, l[k + 1])
-                lo2 = min(lo2, l[k + 2])
-                lo3 = min(lo3, l[k + 3])
-                hi0 = max(hi0, h[k])
-                hi1 = max(hi1, h[k + 1])
-                hi2 = max(hi2, h[k + 2])
-                hi3 = max(hi3, h[k + 3])
-            t = s + BLOCK - 4
-            lo0 = min(lo0, l[t])
-            lo1 = min(lo1, l[t + 1])
-            lo2 = min(lo2, l[t + 2])
-            lo3 = min(lo3, l[t + 3])
-            hi0 = max(hi0, h[t])
-            hi1 = max(hi1, h[t + 1])
-            hi2 = max(hi2, h[t + 2])
-            head = max(max(hi0, hi1), max(hi2, hi3))
-            bmin[blk] = min(min(lo0, lo1), min(lo2, lo3))
+            t = s + BLOCK - 1
+            head, lo = max_min(h, l, s, t)
+            bmin[blk] = min(lo, l[t])
             bmax_head[blk] = head
-            bmax[blk] = max(head, h[t + 3])
+            bmax[blk] = max(head, h[t])
         else:
-            lo0 = np.inf
-            hi0 = -np.inf
-            for k in range(s, b):
-                lo0 = min(lo0, l[k])
-                hi0 = max(hi0, h[k])
-            bmin[blk] = lo0
-            bmax_head[blk] = hi0
-            bmax[blk] = hi0
+            hi, lo = max_min(h, l, s, b)
+            bmin[blk] = lo
+            bmax_head[blk] = hi
+            bmax[blk] = hi
         pk = max(pk, bmax[blk])
     bpeak[nb] = pk
     # the same three extremes per super block of SUPER // BLOCK full blocks
     per = SUPER // BLOCK
     for sb in range(n // SUPER):
         b0 = sb * per
-        lo = bmin[b0]
-        hi = bmax[b0]
-        for blk in range(b0 + 1, b0 + per - 1):
-            lo = min(lo, bmin[blk])
-            hi = max(hi, bmax[blk])
         last = b0 + per - 1
+        hi, lo = max_min(bmax, bmin, b0, last)
         smin[sb] = min(lo, bmin[last])
         smax_head[sb] = max(hi, bmax_head[last])
         smax[sb] = max(hi, bmax[last])
@@ -114,7 +98,7 @@ def _call_summaries(h, l, a, b, e, bmin, bmax, bmax_head, bpeak, smin, smax, sma
 def _first_armed(h, bpeak, a, b, arm_px):
     """First candle of [a, b) whose trailing peak (of the earlier highs) reaches arm_px, else b."""
     nb = (b - a + BLOCK - 1) // BLOCK
-    j = np.searchsorted(bpeak[:nb + 1], arm_px)  # bpeak only rises
+    j = lower_bound(bpeak, 0, nb + 1, arm_px)  # bpeak only rises
     if j == 0:
         return a
     if j > nb:
@@ -203,7 +187,7 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
         hold_end = t0 + time_s[j] if time_s[j] >= 0 else _NO_HOLD_END
         end_reason = TIME_EXIT if (time_s[j] >= 0 and time_s[j] <= horizon_s) else END_OF_WINDOW
         # candles at or after hold_end are past the hold (sold at the close of the last one before)
-        kend = b if time_s[j] < 0 else a + np.searchsorted(ts[a:b], hold_end)
+        kend = b if time_s[j] < 0 else lower_bound(ts, a, b, hold_end)
         pol = policy[j]
         nl = n_levels[j]
         k_next = 0
@@ -261,7 +245,7 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
                         stop_now = True
                     elif pol == TAKE_PROFIT_FIRST:
                         stop_now = False
-                    else:
+                    else:  # nearest_first
                         stop_now = (ok_ - stop_px) <= (tp_px - ok_)
                 if not stop_now:
                     while k_next < nl and hk >= tp_px:

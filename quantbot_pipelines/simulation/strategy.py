@@ -33,15 +33,15 @@ import hashlib
 import itertools
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-INTRABAR_POLICIES = ("stop_first", "take_profit_first", "nearest_first")
-DEFAULT_HORIZON_S = 48 * 3600
-DEFAULT_MAX_ENTRY_GAP_S = 15 * 60
+from quantbot_pipelines.backtest import DEFAULT_HORIZON_S, DEFAULT_MAX_ENTRY_GAP_S, Intrabar
+
+INTRABAR_POLICIES = tuple(p.name for p in Intrabar)
 _EPS = 1e-9
 
 
@@ -71,7 +71,7 @@ class Strategy:
 
     @property
     def entry_key(self) -> tuple[int, int, int]:
-        """Strategies sharing this key share entries and windows (one packing of the paths)."""
+        """Strategies sharing this key share entries and windows (one call_windows)."""
         return (self.entry_delay_s, self.max_entry_gap_s, self.horizon_s)
 
 
@@ -317,7 +317,3 @@ def load_strategies(folder: str | Path) -> dict[str, list[Strategy]]:
 def strategy_file_fingerprint(path: str | Path) -> str:
     """Content hash of a strategy file: a changed file gets a new fingerprint (and its results re-run)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def with_name(strategy: Strategy, name: str) -> Strategy:
-    return replace(strategy, name=name)

@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from quantbot_pipelines.analytics import aggregate_candles, interval_seconds, rollup_mismatches
+from quantbot_pipelines.analytics import aggregate_candles, rollup_mismatches
+from quantbot_pipelines.candles.base import interval_seconds
 from quantbot_pipelines.schemas import AGGREGATED_CANDLES, RAW_CANDLES
 from tests.analytics._data import T0, candles
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from quantbot_pipelines.analytics import token_analytics
-from quantbot_pipelines.paths import pack_paths
+from quantbot_pipelines.backtest import call_windows
 from quantbot_pipelines.schemas import TOKEN_ANALYTICS
 from tests.analytics._data import T0, calls, candles
 
@@ -155,9 +155,10 @@ def test_unsorted_input_and_duplicates_give_the_same_rows():
     assert one(a, 3)["entry_ts"] == dt.datetime.fromtimestamp(T0 + 120, dt.UTC)  # call at +90 s: next open
 
 
-def test_pack_paths_windows_and_positional_delay():
+def test_call_windows_windows_and_delay():
     k = candles({"run": RUN})
-    p = pack_paths(calls([("run", 30), ("ghost", 0)]), k, 0, max_entry_gap_s=900, horizon_s=180)
+    p = call_windows(calls([("run", 30), ("ghost", 0)]), k, entry_delay_s=0, max_entry_gap_s=900,
+                     horizon_s=180)
     assert p.n_calls == 2 and list(p.status) == ["ok", "no_candles"]
     assert (p.start[0], p.stop[0]) == (1, 4)  # minutes 1, 2, 3
     assert p.entry_ts[0] == T0 + 60 and p.entry_ts[1] == -1 and np.isnan(p.entry_price[1])

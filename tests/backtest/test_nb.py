@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from quantbot_pipelines.paths import token_runs
+from quantbot_pipelines.backtest.nb import token_runs
 
 
 def reference(df: pl.DataFrame, keys: list[str]) -> np.ndarray:

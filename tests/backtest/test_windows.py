@@ -1,6 +1,5 @@
-"""The fast paths agree with the plain ones: pack_paths on warehouse-sorted candles (one scan, no sort) vs
-the same candles shuffled (the sorting path), and the one-pass window kernel vs a plain Python reading of
-docs/semantics.md#path-analytics."""
+"""call_windows' two paths agree: warehouse-sorted candles (one scan, no sort) vs the same candles shuffled
+(the sorting path), docs/semantics.md#entry-and-window."""
 
 from __future__ import annotations
 
@@ -10,9 +9,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from quantbot_pipelines.analytics import token_analytics
-from quantbot_pipelines.analytics.kernels import window_metrics
-from quantbot_pipelines.analytics.metrics import _LEVELS, _TWO
-from quantbot_pipelines.paths import pack_paths
+from quantbot_pipelines.backtest import CallWindows, call_windows
+from quantbot_pipelines.backtest.windows import _sorted_windows, _sorting_windows
 
 T0 = 1_767_225_600
 NAMES = ["a", "abcdefghijkl", "abcdefghijklm", "0x" + "f" * 40, "0x" + "f" * 39 + "e", "So1" + "1" * 41]
@@ -62,7 +60,7 @@ def test_sorted_scan_equals_the_sorting_path(seed, unit):
     calls, candles = market(rng, unit)
     shuffled = candles.sample(fraction=1.0, shuffle=True, seed=seed)
     kw = {"entry_delay_s": 30, "max_entry_gap_s": 300, "horizon_s": 3 * 3600}
-    fast, slow = pack_paths(calls, candles, **kw), pack_paths(calls, shuffled, **kw)
+    fast, slow = call_windows(calls, candles, **kw), call_windows(calls, shuffled, **kw)
     assert (fast.status == "ok").sum() > 10 and (fast.status == "no_candles").sum() >= 1
     assert list(fast.status) == list(slow.status) and len(fast.ts) == len(slow.ts)
     for f in ("entry_ts", "last_ts"):
@@ -98,38 +96,51 @@ def test_same_second_twice_falls_back_and_keeps_the_first():
             "call_ts": pl.Series([T0 * 1000]).cast(pl.Datetime("ms", "UTC")),
         }
     )
-    p = pack_paths(calls, candles, horizon_s=600)
+    p = call_windows(calls, candles, horizon_s=600)
     assert list(p.ts) == [T0, T0 + 60] and p.entry_price[0] == 1.0 and list(p.high) == [2.0, 3.0]
 
 
 def test_empty_candles_and_calls():
     calls, candles = market(np.random.default_rng(9), "ms")
-    p = pack_paths(calls, candles.clear())
+    p = call_windows(calls, candles.clear())
     assert (p.status == "no_candles").all() and (p.stop == 0).all()
     assert token_analytics(calls.clear(), candles, now=T0).height == 0
 
 
-def reference(high, low, close, s, e, p):
-    """The definitions, read plainly."""
-    h, lo = high[s:e], low[s:e]
-    mx = h.max()
-    hits = [next((s + j for j in range(e - s) if h[j] >= lv * p), -1) for lv in _LEVELS]
-    two = hits[_TWO] if hits[_TWO] >= 0 else e
-    return int(s + np.argmax(h >= mx)), mx, lo.min(), min([p, *low[s:two]]), close[e - 1], hits
+
+PER_CALL = ("start", "stop", "entry_ts", "entry_price", "ok", "has_any", "last_ts")
+PRICES = ("open", "high", "low", "close")
 
 
-def test_one_pass_kernel_matches_the_definitions():
-    rng = np.random.default_rng(11)
-    n = 5_000
-    o = np.exp(np.cumsum(rng.normal(0, 0.03, n)))
-    high = np.round(o * np.exp(np.abs(rng.normal(0, 0.05, n))), 3)  # rounding makes ties at the max
-    low = o * np.exp(-np.abs(rng.normal(0, 0.05, n)))
-    start = rng.integers(0, n - 1, 300)
-    stop = np.minimum(n, start + rng.integers(1, 700, 300))
-    price = o[start] * rng.choice([1.0, 0.3, 0.05], 300)
-    got = window_metrics(np.arange(n), high, low, o, start, stop, price, _LEVELS, _TWO)
-    for k in range(300):
-        ath_i, mx, mn, lb, end, hits = reference(high, low, o, start[k], stop[k], price[k])
-        assert (got[0][k], got[1][k], got[2][k], got[3][k], got[4][k]) == (ath_i, mx, mn, lb, end)
-        assert list(got[5][k]) == hits
-    assert (got[5][:, -1] >= 0).sum() > 10  # some windows reach 10x
+@pytest.mark.parametrize(("seed", "unit"), [(4, "ms"), (5, "us"), (6, "ns")])
+def test_sorted_and_sorting_paths_give_identical_windows(seed, unit):
+    rng = np.random.default_rng(seed)
+    calls, candles = market(rng, unit)
+    keys = ["chain", "address"]
+    args = (30, 300, 3 * 3600)  # entry delay, max entry gap, horizon
+    kw = dict(zip(("entry_delay_s", "max_entry_gap_s", "horizon_s"), args, strict=True))
+    c = candles.select(*keys, "open_ts", "open", "high", "low", "close")
+    fast = _sorted_windows(calls, c, keys, *args)
+    slow = _sorting_windows(calls, c, keys, *args)
+    assert isinstance(fast, CallWindows) and fast.per > 1 and slow.per == 1
+    # the same sorted candles: the same layout, field by field
+    assert np.array_equal(fast.ts, slow.ts)
+    for f in PER_CALL + PRICES:
+        assert np.array_equal(getattr(fast, f), getattr(slow, f), equal_nan=True), f
+    assert list(fast.status) == list(slow.status)
+
+    # shuffled, with some rows twice: the fast path declines and the sorting path gives every call the same
+    # entry and the same window candles (tokens may sit elsewhere in the arrays)
+    shuffled = pl.concat([candles, candles.head(60)]).sample(fraction=1.0, shuffle=True, seed=seed)
+    assert _sorted_windows(calls, shuffled.select(c.columns), keys, *args) is None
+    w = call_windows(calls, shuffled, **kw)
+    assert len(w.ts) == len(fast.ts) and list(w.status) == list(fast.status)
+    for f in ("entry_ts", "entry_price", "ok", "has_any", "last_ts"):
+        assert np.array_equal(getattr(w, f), getattr(fast, f), equal_nan=True), f
+    assert np.array_equal(w.stop - w.start, fast.stop - fast.start)
+    for k in range(w.n_calls):
+        a, b = slice(w.start[k], w.stop[k]), slice(fast.start[k], fast.stop[k])
+        for f in ("ts", *PRICES):
+            assert np.array_equal(getattr(w, f)[a], getattr(fast, f)[b]), (k, f)
+    for x in (w, fast):
+        assert np.array_equal(x.seconds(x.start), x.ts[x.start])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from reference_kernel import reference_block
 
-from quantbot_pipelines.paths import Paths
+from quantbot_pipelines.backtest import CallWindows
 from quantbot_pipelines.simulation import Strategy
 from quantbot_pipelines.simulation import kernels as K
 from quantbot_pipelines.simulation.engine import TradeArrays, run_block, strategy_arrays
@@ -23,7 +23,7 @@ from quantbot_pipelines.simulation.engine import TradeArrays, run_block, strateg
 POLICIES = ("stop_first", "take_profit_first", "nearest_first")
 
 
-def random_paths(rng: np.random.Generator, calls: int, bars: int, tick: float) -> Paths:
+def random_paths(rng: np.random.Generator, calls: int, bars: int, tick: float) -> CallWindows:
     """Random walks from 1.0 (entry), prices rounded to `tick` when > 0."""
     ret = rng.normal(0.0, 0.04, (calls, bars))
     close = np.exp(np.cumsum(ret, axis=1))
@@ -45,9 +45,10 @@ def random_paths(rng: np.random.Generator, calls: int, bars: int, tick: float) -
     no_entry = rng.random(calls) < 0.05
     stop[no_entry] = start[no_entry]
     entry[no_entry] = np.nan
-    return Paths(ts=ts.ravel().astype(np.int64), open=o.ravel(), high=h.ravel(), low=lo.ravel(),
-                 close=close.ravel(), start=start, stop=stop, entry_ts=np.where(no_entry, -1, 0),
-                 entry_price=entry, status=np.array(["ok"] * calls, dtype=object))
+    return CallWindows(ts_raw=ts.ravel().astype(np.int64), per=1, open=o.ravel(), high=h.ravel(),
+                       low=lo.ravel(), close=close.ravel(), start=start, stop=stop,
+                       entry_ts=np.where(no_entry, -1, 0), entry_price=entry, ok=~no_entry,
+                       has_any=np.ones(calls, bool), last_ts=ts[:, -1].copy())
 
 
 def random_strategies(rng: np.random.Generator, n: int) -> list[Strategy]:
@@ -78,7 +79,7 @@ def random_strategies(rng: np.random.Generator, n: int) -> list[Strategy]:
     return out
 
 
-def run_reference(paths: Paths, strategies: list[Strategy], horizon_s: int) -> TradeArrays:
+def run_reference(paths: CallWindows, strategies: list[Strategy], horizon_s: int) -> TradeArrays:
     arrays = strategy_arrays(strategies)
     pairs = paths.n_calls * len(strategies)
     width = arrays.max_fills

@@ -177,12 +177,12 @@ def test_slippage_moves_every_fill_against_the_trader():
 
 
 def test_output_columns_and_strategy_file_column():
-    from quantbot_pipelines.schemas import SIMULATION_TRADES
+    from quantbot_pipelines.schemas import SIMULATION_RESULTS
 
     out = simulate(calls_frame(2), candles_frame([[FLAT], [FLAT]]), [S(name="a"), S(name="b")])
-    assert out.columns == SIMULATION_TRADES.columns and out.height == 4
+    assert out.columns == SIMULATION_RESULTS.columns and out.height == 4
     assert out["strategy"].to_list() == ["a", "b", "a", "b"] and out["strategy_file"].is_null().all()
-    SIMULATION_TRADES.conform(out.with_columns(pl.lit("f").alias("strategy_file")).to_arrow())
+    SIMULATION_RESULTS.conform(out.with_columns(pl.lit("f").alias("strategy_file")).to_arrow())
 
 
 def test_window_complete_is_carried_from_the_calls():
