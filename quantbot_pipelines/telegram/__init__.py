@@ -7,10 +7,11 @@ Unreadable whole files: `parse_export` raises ValueError naming the file (empty 
 HTML folder without any readable part); the caller records it. Everything smaller (a bad message, a missing
 HTML part, a truncated tail) becomes a quarantine row and the rest of the export is still parsed.
 
-Quarantine covers every message that could be a call (holds an address-like run) and cannot be read:
-invalid_json, invalid_utf8, truncated, oversized (> 1 MiB: Telegram caps messages at 4,096 characters),
-no_timezone, bad_date, missing_parts, bad_message. Messages without anything address-like are counted in
-`stats["messages"]` but not decoded, so their problems are not listed (they cannot hold a call).
+Quarantine covers every message that could be a call (holds an address candidate, addresses.py and
+docs/semantics.md#calls) and cannot be read: invalid_json, invalid_utf8, truncated, oversized (> 1 MiB:
+Telegram caps messages at 4,096 characters), no_timezone, bad_date, missing_parts, bad_message. Messages
+without a candidate are counted in `stats["messages"]` but not decoded, so their problems are not listed
+(they cannot hold a call).
 
 `ParsedExport.stats`: messages, service, calls, quarantined, chats, cards, orphan_cards (cards whose
 message holds no call), bytes, seconds, by_reason.
@@ -61,7 +62,7 @@ def _parse(path: Path, zi, export_id: str, bot_names) -> CallBuilder:
         builder = CallBuilder(export_id=export_id, source_format="html", bot_names=bot_names)
         parse_html_folder(path if path.is_dir() else path.parent, builder, zi)
     else:
-        from quantbot_pipelines.telegram.json_stream import parse_json_file
+        from quantbot_pipelines.telegram.json_export import parse_json_file
 
         builder = CallBuilder(export_id=export_id, source_format="json", bot_names=bot_names)
         parse_json_file(path, builder, zi)

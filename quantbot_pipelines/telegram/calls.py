@@ -1,9 +1,11 @@
 """Messages in, call rows out; and the global flags over all exports (`finalize_calls`).
 
-Both parsers (JSON, HTML) feed normalized messages to `CallBuilder`. A person's message naming tokens
-becomes one row per distinct token; a bot's card is kept by the message it replies to and merged at the
-end, so a card may come before or after its call (even in another HTML file). Flags and dedupe follow
-docs/semantics.md#calls.
+Both readers feed `CallBuilder` through its input methods only: the JSON reader hands over each decoded
+message object (`add_json_message`, which maps Telegram's JSON fields, docs/formats.md#telegram-exports), the
+HTML reader the fields it read (`bot_of`, `add_card`, `add_message`); both report bad input with
+`add_quarantine` and counts with `count`. A person's message naming tokens becomes one row per distinct
+token; a bot's card is kept by the message it replies to and merged at the end, so a card may come before or
+after its call (even in another HTML file). Flags and dedupe follow docs/semantics.md#calls.
 """
 
 from __future__ import annotations
@@ -49,8 +51,57 @@ def zone(tz: str | None) -> ZoneInfo | None:
     return ZoneInfo(tz) if tz else None
 
 
-def local_to_epoch(naive: dt.datetime, tz: ZoneInfo) -> int:
-    return int(naive.replace(tzinfo=tz).timestamp())
+def message_text(text, want_codes: bool = False) -> tuple[str, list[str], list[str]]:
+    """(plain text, hrefs, code parts) of a JSON message's `text`: a string or a list of strings and entities."""
+    if text.__class__ is str:
+        return text, [], []
+    if text.__class__ is not list:
+        return "", [], []
+    hrefs: list[str] = []
+    codes: list[str] = []
+    parts: list = []
+    add = parts.append
+    for p in text:  # one pass: this runs for every call and card
+        if p.__class__ is str:
+            add(p)
+        elif p.__class__ is dict:
+            t = p.get("text") or ""
+            add(t)
+            kind = p.get("type")
+            if kind == "text_link":
+                h = p.get("href")
+                if h:
+                    hrefs.append(str(h))
+            elif want_codes and (kind == "code" or kind == "pre"):
+                codes.append(t)
+        else:
+            add("")
+    try:
+        return "".join(parts), hrefs, codes
+    except TypeError:  # a non-string "text" inside an entity
+        return "".join(str(x) for x in parts), hrefs, codes
+
+
+def json_ts(msg: dict, key: str, tz) -> tuple[int | None, str | None]:
+    """(UTC epoch seconds, problem): `<key>_unixtime` first, the naive `<key>` only with a time zone."""
+    unix = msg.get(key + "_unixtime")
+    if unix is not None:
+        try:
+            return int(unix), None
+        except (TypeError, ValueError):
+            pass
+    naive = msg.get(key)
+    if naive is None:
+        return None, "bad_date"
+    try:
+        when = dt.datetime.fromisoformat(str(naive))
+    except ValueError:
+        return None, "bad_date"
+    if when.tzinfo is not None:
+        return int(when.timestamp()), None
+    if tz is None:
+        return None, "no_timezone"
+    return int(when.replace(tzinfo=tz).timestamp()), None
 
 
 class CallBuilder:
@@ -61,14 +112,20 @@ class CallBuilder:
         self.source_format = source_format
         self.extra_bots = frozenset(str(b).strip().lower() for b in bot_names) - BUILTIN_BOTS
         self._bot_cache: dict = {}
-        self.sender_bots: dict = {}  # (from, from_id, via_bot) -> bot kind or None (JSON parser)
-        self.pending: list[tuple] = []   # (chat, mid, ts, caller_id, caller_name, tokens, meta...)
+        self._sender_bots: dict = {}  # (from, from_id, via_bot) -> bot kind or None (JSON messages)
+        self._pending: list[tuple] = []   # (chat, mid, ts, caller_id, caller_name, tokens, meta...)
         self.cards: dict[tuple[str, int], list[Card]] = {}
         self.quarantine: list[dict] = []
         self.stats = {"messages": 0, "service": 0, "calls": 0, "quarantined": 0, "chats": 0, "cards": 0,
                       "orphan_cards": 0, "bytes": 0, "seconds": 0.0, "by_reason": {}}
 
     # -- input ---------------------------------------------------------------------------------------
+    def count(self, **counts: int) -> None:
+        """Add to the counters in `stats` (messages, service, chats, bytes)."""
+        stats = self.stats
+        for key, n in counts.items():
+            stats[key] += n
+
     def bot_of(self, *names: str | None) -> str | None:
         cache = self._bot_cache
         for n in names:
@@ -101,8 +158,65 @@ class CallBuilder:
             self.add_quarantine(source_file, chat.name, mid, None, ts_problem or "bad_date",
                                 f"{source_file}: message {mid}: {ts_problem or 'bad_date'}", raw if raw else text)
             return
-        self.pending.append((chat, mid, ts, caller_id, caller_name, tokens, edited, edited_ts, forwarded_from,
-                             text[:TEXT_CHARS], source_file))
+        self._pending.append((chat, mid, ts, caller_id, caller_name, tokens, edited, edited_ts, forwarded_from,
+                              text[:TEXT_CHARS], source_file))
+
+    def add_json_message(self, msg, chat: Chat, tz, source_file: str, raw) -> None:
+        """One decoded message object of a JSON export (`raw`: its bytes, for a quarantine row): a bot's card,
+        a person's call candidate, or nothing (service messages, messages without a token)."""
+        if not isinstance(msg, dict) or msg.get("type", "message") != "message":
+            return
+        mid = msg.get("id")
+        if not isinstance(mid, int):
+            self.add_quarantine(source_file, chat.name, None, None, "bad_message",
+                                f"{source_file}: message without an integer id", raw)
+            return
+        get = msg.get
+        sender, sender_id, via = get("from"), get("from_id"), get("via_bot")
+        # senders repeat: one lookup per distinct (from, from_id, via_bot)
+        cache = self._sender_bots
+        try:
+            bot = cache[sender, sender_id, via]
+        except KeyError:
+            bot = cache[sender, sender_id, via] = self.bot_of(
+                sender, sender_id, via.lstrip("@") if isinstance(via, str) else None)
+        except TypeError:  # an unhashable sender (not a real export): bot_of decides, as it always did
+            bot = self.bot_of(sender, sender_id, via.lstrip("@") if isinstance(via, str) else None)
+        text, hrefs, codes = message_text(get("text"), bot is not None)
+        if bot:
+            buttons = get("inline_bot_buttons")
+            if buttons.__class__ is list:  # URL buttons of a card (chart, buy) may carry the pool/token links
+                hrefs = hrefs + [str(b.get("data") or b.get("url") or "") for row in buttons
+                                 if row.__class__ is list for b in row if b.__class__ is dict]
+            reply = get("reply_to_message_id")
+            self.add_card(chat, bot, reply if isinstance(reply, int) else None, text, hrefs, codes)
+            return
+        tokens = extract_tokens(text, hrefs)
+        if not tokens:  # no valid address: nothing else of this message is needed
+            return
+        unix = get("date_unixtime")
+        ts = problem = None
+        if unix is not None:
+            try:
+                ts = int(unix)
+            except (TypeError, ValueError):
+                ts, problem = json_ts(msg, "date", tz)
+        else:
+            ts, problem = json_ts(msg, "date", tz)
+        edited_ts = None
+        edited = "edited" in msg or "edited_unixtime" in msg
+        if edited:
+            edited_ts, _ = json_ts(msg, "edited", tz)
+        if ts is None:
+            self.add_message(chat, mid=mid, ts=ts, ts_problem=problem, caller_id=None, caller_name=None,
+                             text=text, source_file=source_file, raw=raw, tokens=tokens)  # quarantined there
+            return
+        fwd = get("forwarded_from")
+        # = self.add_message(...) for a message with tokens and a time, without its keyword-call overhead
+        caller_id = str(sender_id) if sender_id else (f"name:{sender}" if sender else None)
+        self._pending.append((chat, mid, ts, caller_id, sender if isinstance(sender, str) else None, tokens,
+                              edited, edited_ts, fwd if isinstance(fwd, str) else None, text[:TEXT_CHARS],
+                              source_file))
 
     def add_quarantine(self, source_file: str, chat_name: str | None, mid: int | None, ts: int | None,
                        reason: str, detail: str, raw: str | bytes | None, raw_bytes: int | None = None) -> None:
@@ -129,7 +243,7 @@ class CallBuilder:
         used_cards: set[tuple[str, int]] = set()
         fmt = self.source_format
         all_cards = self.cards
-        for (chat, mid, ts, caller_id, caller_name, tokens, edited, edited_ts, fwd, text, src) in self.pending:
+        for (chat, mid, ts, caller_id, caller_name, tokens, edited, edited_ts, fwd, text, src) in self._pending:
             head = (chat.chat_id, chat.name, chat.type, mid, ts, caller_id, caller_name)
             tail = (bool(edited), edited_ts, fwd, text, src, fmt)
             msg_key = (chat.chat_id, mid)

@@ -3,7 +3,8 @@
 Token identity (docs/semantics.md#calls): `(chain, address)`, Solana mints
 byte-exact (base58 decoding to exactly 32 bytes), EVM addresses lower-cased with the spelling kept.
 The chain is never guessed: Solana for base58 mints; for EVM it comes from a link, a text hint or a card,
-else it is `unknown`.
+else it is `unknown`. What a run in text must look like is the candidate rule of addresses.py: the regexes
+below are built from it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,24 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
-B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+from quantbot_pipelines.telegram.addresses import (
+    B58_ALPHABET,
+    EVM_CANDIDATE_PREFIXES,
+    EVM_HEX_LEN,
+    EVM_LEN,
+    EVM_PATTERN,
+    EVM_PREFIX,
+    SOL_MAX_LEN,
+    SOL_MIN_LEN,
+    SOL_PATTERN,
+)
+
 _B58_INDEX = {c: i for i, c in enumerate(B58_ALPHABET)}
 
-SOL_RE = re.compile(r"(?<![A-Za-z0-9])[1-9A-HJ-NP-Za-km-z]{32,44}(?![A-Za-z0-9])")
-EVM_RE = re.compile(r"(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9a-zA-Z])")
-ZERO_EVM = "0x" + "0" * 40
-ZERO_SOL = "1" * 32  # the system program: decodes to 32 zero bytes, never a token
+SOL_RE = re.compile(SOL_PATTERN)
+EVM_RE = re.compile(EVM_PATTERN)  # '0x' only: '0X' runs are candidates but never addresses
+ZERO_EVM = EVM_PREFIX + "0" * EVM_HEX_LEN
+ZERO_SOL = B58_ALPHABET[0] * SOL_MIN_LEN  # the system program: decodes to 32 zero bytes, never a token
 
 LINK_HOSTS = ("dexscreener.com", "pump.fun", "birdeye.so", "solscan.io", "gmgn.ai", "photon-sol.tinyastro.io",
               "bullx.io")
@@ -57,7 +69,7 @@ def chain_name(word: str | None) -> str | None:
 @lru_cache(maxsize=1 << 16)
 def is_solana_mint(s: str) -> bool:
     """True when `s` is base58 that decodes to exactly 32 bytes (and is not the all-zero key)."""
-    if not 32 <= len(s) <= 44 or s == ZERO_SOL:
+    if not SOL_MIN_LEN <= len(s) <= SOL_MAX_LEN or s == ZERO_SOL:
         return False
     n = 0
     for c in s:
@@ -70,7 +82,8 @@ def is_solana_mint(s: str) -> bool:
 
 
 def is_evm_address(s: str) -> bool:
-    return len(s) == 42 and s[:2] in ("0x", "0X") and EVM_RE.fullmatch(s) is not None and s.lower() != ZERO_EVM
+    return (len(s) == EVM_LEN and s[:2] in EVM_CANDIDATE_PREFIXES and EVM_RE.fullmatch(s) is not None
+            and s.lower() != ZERO_EVM)
 
 
 class Token(NamedTuple):  # a NamedTuple: built per message, and far cheaper than a frozen dataclass
@@ -83,7 +96,7 @@ class Token(NamedTuple):  # a NamedTuple: built per message, and far cheaper tha
 
 def normalize(raw: str) -> tuple[str, str] | None:
     """(kind, address) for a valid address, kind 'sol' or 'evm'; None otherwise."""
-    if raw.startswith(("0x", "0X")):
+    if raw.startswith(EVM_CANDIDATE_PREFIXES):
         return ("evm", raw.lower()) if is_evm_address(raw) else None
     return ("sol", raw) if is_solana_mint(raw) else None
 
@@ -191,7 +204,7 @@ def extract_tokens(text: str, hrefs: list[str] | tuple[str, ...] = ()) -> list[T
             if tok.address not in tokens:
                 tokens[tok.address] = tok
                 unknown = unknown or tok.chain == "unknown"
-    if "0x" in text or "0X" in text:
+    if EVM_PREFIX in text:  # EVM_RE needs it; far cheaper than the regex
         hint = None
         for m in EVM_RE.finditer(text):
             raw = m.group(0)

@@ -1,12 +1,15 @@
-"""Telegram Desktop HTML exports: messages.html, messages2.html, ... messagesN.html of one chat.
+"""Telegram Desktop HTML exports: messages.html, messages2.html, ... messagesN.html of one chat
+(docs/formats.md#telegram-exports).
 
 Telegram's markup is regular, so the fast path finds message boundaries, classes, ids and senders with
-byte searches, and a numba pass (the JSON scanner's address rule) marks the few messages worth reading;
-only those are turned into text. The next file is read, checked for well-formed UTF-8 and scanned (numba,
-GIL released) in a thread while this one is parsed. Files whose markup does not match (or holds undecodable
-bytes) are parsed and walked with selectolax (lexbor) instead; the tests check both paths give the same rows.
-The sender of a `joined` message is carried forward, also across files; card replies are resolved for the
-whole folder at the end (calls.CallBuilder), so a card may sit in another file than its call.
+byte searches, and a numba pass (scan_nb.address_runs) marks the few messages holding an address candidate
+(docs/semantics.md#calls); of those, only the ones whose text holds a candidate too (`has_candidate`, the
+same rule) or that have bot buttons are turned into text. The next file is read, checked for well-formed
+UTF-8 and scanned (numba, GIL released) in a thread while this one is parsed. Files whose markup does not
+match (or holds undecodable bytes) are parsed and walked with selectolax (lexbor) instead; the tests check
+both paths give the same rows. The sender of a `joined` message is carried forward, also across files; card
+replies are resolved for the whole folder at the end (calls.CallBuilder), so a card may sit in another file
+than its call.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
+from quantbot_pipelines.telegram.addresses import has_candidate
 from quantbot_pipelines.telegram.calls import CallBuilder, Chat
 
 MAX_MESSAGE_BYTES = 1 << 20  # Telegram caps a message at 4,096 characters; far bigger is not a real message
 
 _PART_RE = re.compile(r"^messages(\d*)\.html$")
-_B58_RUN_RE = re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{32}")
-_HEX_RUN_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
 _BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -32,11 +34,6 @@ _HREF_RE = re.compile(r'href="([^"]*)"')
 _CODE_RE = re.compile(r"<(?:code|pre)[^>]*>(.*?)</(?:code|pre)>", re.DOTALL)
 _REPLY_RE = re.compile(r"go_to_message(-?\d+)")
 _DATE_RE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\s*UTC([+-])(\d{1,2}):(\d{2}))?")
-
-
-def _maybe_address(s: str) -> bool:
-    """Cheap test for an address-like run; the lookbehind keeps the regex from restarting inside words."""
-    return _B58_RUN_RE.search(s) is not None or ("0x" in s and _HEX_RUN_RE.search(s) is not None)
 
 
 def html_parts(folder: Path) -> list[Path]:
@@ -107,7 +104,7 @@ def parse_html_folder(folder: Path, builder: CallBuilder, tz, *, fast: bool = Tr
     state = {"sender": None, "chat": None}
     readable = 0
     for part, data, valid, runs in _read_ahead(parts, fast):
-        builder.stats["bytes"] += len(data)
+        builder.count(bytes=len(data))
         if not data or data.isspace():  # = not data.strip(), without copying the file
             builder.add_quarantine(str(part), None, None, None, "missing_parts", f"{part}: empty file", None,
                                    raw_bytes=0)
@@ -139,7 +136,7 @@ def _read_ahead(parts: list[Path], fast: bool):
 
     import numpy as np
 
-    from quantbot_pipelines.telegram.json_stream import _CLS, address_runs, utf8_valid  # numba: only to parse
+    from quantbot_pipelines.telegram.scan_nb import BYTE_CLASSES, address_runs, utf8_valid  # numba: to parse
 
     def load(part: Path):
         data = part.read_bytes()
@@ -148,7 +145,7 @@ def _read_ahead(parts: list[Path], fast: bool):
         arr = np.frombuffer(data, np.uint8)
         if not utf8_valid(arr):  # ~3x faster than decoding to check
             return data, False, None
-        return data, True, address_runs(arr, _CLS)
+        return data, True, address_runs(arr, BYTE_CLASSES)
 
     with ThreadPoolExecutor(1, thread_name_prefix="telegram-html-read") as pool:
         nxt = pool.submit(load, parts[0])
@@ -178,25 +175,25 @@ def _set_chat(doc_head: str | None, tree, src: str, folder: Path, builder: CallB
     if name is not None:
         if state["chat"] is None or state["chat"].name != name:
             state["chat"] = Chat(f"name:{name}", name, None)
-            builder.stats["chats"] += 1
+            builder.count(chats=1)
     elif state["chat"] is None:
         name = folder.name
         builder.add_quarantine(src, None, None, None, "missing_parts",
                                f"{src}: no chat name (div.page_header); using the folder name {name!r}", None,
                                raw_bytes=0)
         state["chat"] = Chat(f"name:{name}", name, None)
-        builder.stats["chats"] += 1
+        builder.count(chats=1)
 
 
 def _parse_part(data: bytes, doc: str | None, src: str, folder: Path, builder: CallBuilder, tz,
                 state: dict, runs=None) -> None:
     """Fast path: Telegram's markup is regular, so message boundaries, classes, ids and senders come from the
-    raw bytes, and a numba pass marks the messages holding an address-like run; only those are read
+    raw bytes, and a numba pass marks the messages holding an address candidate; only those are read
     (`_message_raw`). A file whose markup does not look like Telegram's (a message start the pattern
     misses, undecodable bytes) takes the full selectolax/lexbor walk instead (`_parse_part_full`)."""
     import numpy as np
 
-    from quantbot_pipelines.telegram.json_stream import _CLS, address_runs
+    from quantbot_pipelines.telegram.scan_nb import BYTE_CLASSES, address_runs
 
     if doc is not None:  # undecodable bytes were replaced: walk the repaired text
         _parse_part_full(doc, src, folder, builder, tz, state)
@@ -212,10 +209,8 @@ def _parse_part(data: bytes, doc: str | None, src: str, folder: Path, builder: C
     offsets = np.array(bounds, np.int64)
     bounds.append(len(data))
     if runs is None:
-        runs = address_runs(np.frombuffer(data, np.uint8), _CLS)
+        runs = address_runs(np.frombuffer(data, np.uint8), BYTE_CLASSES)
     cand = set(np.unique(np.searchsorted(offsets, runs, "right") - 1).tolist())
-    stats = builder.stats
-    stats["messages"] += len(starts)
     names: dict[bytes, str | None] = {}  # raw from_name bytes -> sender: a chat has few senders
     last = state["sender"]  # the sender a `joined` message (no from_name of its own) continues
     nserv = 0
@@ -246,18 +241,19 @@ def _parse_part(data: bytes, doc: str | None, src: str, folder: Path, builder: C
             _message_raw(data[s:e].decode("utf-8", "replace"), int(m.group(2)), sender, chat, src, builder,
                          tz)
     state["sender"] = last
-    stats["service"] += nserv
+    builder.count(messages=len(starts), service=nserv)
 
 
 def _parse_part_full(doc: str, src: str, folder: Path, builder: CallBuilder, tz, state: dict) -> None:
     tree = LexborHTMLParser(doc)
     _set_chat(None, tree, src, folder, builder, state)
     chat: Chat = state["chat"]
+    nmsg = nserv = 0
     for node in tree.css("div.message"):
         cls = _classes(node)
-        builder.stats["messages"] += 1
+        nmsg += 1
         if "service" in cls:
-            builder.stats["service"] += 1
+            nserv += 1
             continue
         sender = _own_sender(node)
         if "joined" in cls and not sender:
@@ -265,6 +261,7 @@ def _parse_part_full(doc: str, src: str, folder: Path, builder: CallBuilder, tz,
         elif sender:
             state["sender"] = sender
         _message(node, cls, sender, chat, src, builder, tz)
+    builder.count(messages=nmsg, service=nserv)
 
 
 def _body(node):
@@ -361,7 +358,7 @@ def _message_raw(block: str, mid: int, sender: str | None, chat: Chat, src: str,
 
 def _emit(mid, ident, has_body, title, reply, inner, fwd, extra_hrefs, sender, chat: Chat, src: str,
           builder: CallBuilder, tz, raw) -> None:
-    if inner is None or not _maybe_address(inner) and not extra_hrefs:
+    if inner is None or not has_candidate(inner) and not extra_hrefs:
         return
     if len(inner) > MAX_MESSAGE_BYTES:
         builder.add_quarantine(src, chat.name, mid, None, "oversized",

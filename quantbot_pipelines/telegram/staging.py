@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
-from quantbot_pipelines.telegram import ExportRef, finalize_calls, parse_export
+from quantbot_pipelines.telegram import ExportRef, finalize_calls, find_exports, parse_export
 from quantbot_pipelines.warehouse import Warehouse
 
 
@@ -89,6 +89,4 @@ def quarantine_on_days(warehouse: Warehouse, days: Iterable[dt.date]) -> pl.Data
 
 
 def inbox_exports(inbox: Path) -> dict[str, ExportRef]:
-    from quantbot_pipelines.telegram import find_exports
-
     return {ref.key: ref for ref in find_exports(inbox)} if inbox.exists() else {}

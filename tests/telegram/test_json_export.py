@@ -9,7 +9,7 @@ import pytest
 from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE
 from quantbot_pipelines.telegram import parse_export
 from quantbot_pipelines.telegram.calls import CallBuilder
-from quantbot_pipelines.telegram.json_stream import parse_json_file
+from quantbot_pipelines.telegram.json_export import parse_json_file
 from tests.telegram.conftest import CDOG, CDOG_RAW, DCAP, DCAP_PAIR, FIN, GRC, PEPE, PUMP, SHORT43, rows_by
 
 UTC = dt.UTC
@@ -190,3 +190,23 @@ def test_chat_listed_twice_in_one_file_counts_once(tmp_path):
     p.write_text(json.dumps(root))
     res = parse_export(p)
     assert res.calls.num_rows == 1 and res.stats["chats"] == 2
+
+
+def test_json_growing_chunks_match_one_read(fixtures, tmp_path):
+    # a file bigger than the first 1 MB read: messages cut by the 1, 2, 4 MB ... steps and the final chunk
+    src = (fixtures / "one_chat.json").read_bytes()
+    head, _, rest = src.partition(b'"messages": [')
+    msgs = rest.rsplit(b"]", 1)[0].strip()
+    big = head + b'"messages": [' + b",".join([msgs] * 900) + b"]}"
+    p = tmp_path / "big.json"
+    p.write_bytes(big)
+    assert len(big) > 3 << 20
+
+    def run(**kw):
+        b = CallBuilder(export_id="t", source_format="json")
+        parse_json_file(p, b, None, **kw)
+        return b.result()
+
+    ref, small = run(), run(chunk=64 << 10)
+    assert ref.calls.equals(small.calls) and ref.stats["messages"] == small.stats["messages"]
+    assert ref.stats["messages"] == 900 * parse_export(fixtures / "one_chat.json").stats["messages"]

@@ -119,3 +119,28 @@ def test_irregular_markup_takes_the_lexbor_walk(fixtures, tmp_path):
     res = parse_export(folder)
     assert rows_by(res.calls, "message_id")[(5002,)]["resolved_by"] == "card"
     assert res.calls.num_rows == 5
+
+
+def _html(folder, fast: bool):
+    b = CallBuilder(export_id="t", source_format="html")
+    parse_html_folder(folder, b, None, fast=fast)
+    r = b.result()
+    return r.calls.to_pylist(), r.quarantine.to_pylist(), {k: v for k, v in r.stats.items() if k != "seconds"}
+
+
+def test_html_invalid_utf8_and_blank_part_read_ahead(fixtures, tmp_path):
+    folder = tmp_path / "chat"
+    shutil.copytree(fixtures / "html_chat", folder)
+    first = folder / "messages.html"
+    data = first.read_bytes()
+    cut = data.index(b'class="text"') + 40
+    first.write_bytes(data[:cut] + b"\xff\xfe" + data[cut:])
+    (folder / "messages3.html").write_bytes(b" \n\t\n")  # whitespace only: an empty part
+    fast, full = _html(folder, True), _html(folder, False)
+    assert fast == full
+    calls, quarantine, stats = fast
+    reasons = {q["reason"]: q for q in quarantine}
+    assert set(reasons) == {"invalid_utf8", "missing_parts"}
+    assert f"at byte {cut}" in reasons["invalid_utf8"]["detail"]
+    assert "messages3.html" in reasons["missing_parts"]["detail"]
+    assert GRC in {c["address"] for c in calls} and stats["chats"] == 1  # the rest still parsed
