@@ -18,7 +18,7 @@ from dagster import (
     DefaultSensorStatus,
 )
 
-from resources.settings import SETTINGS
+from resources.settings import Settings
 
 follows_updated_days = (
     AutomationCondition.any_deps_updated().since(
@@ -38,11 +38,14 @@ follows_any_update = (
     & ~AutomationCondition.in_progress()
 ).with_label("follows_any_update")
 
-automation_sensor = AutomationConditionSensorDefinition(
-    "quantbot_automation",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=max(5, SETTINGS.sensor_interval_s // 2),
-    description="Evaluates the assets' automation conditions: day partitions follow updated inputs, "
-                "leaderboards follow any update.",
-)
+
+
+def automation_sensor(settings: Settings) -> AutomationConditionSensorDefinition:
+    return AutomationConditionSensorDefinition(
+        "quantbot_automation",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=max(5, settings.sensor_interval_s // 2),
+        description="Evaluates the assets' automation conditions: day partitions follow updated inputs, "
+                    "leaderboards follow any update.",
+    )

@@ -1,23 +1,40 @@
-"""Metadata helpers shared by the assets: previews and plots that read well in the Dagster UI."""
+"""Metadata that reads well in the Dagster UI: tables built from DataFrames, inline images, timings, links."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import math
 import time
 
 import polars as pl
-from dagster import AssetCheckResult, MetadataValue, TableColumn, TableRecord, TableSchema
-
-from quantbot_pipelines.report import markdown_table, png_markdown
+from dagster import AssetCheckResult, MaterializeResult, MetadataValue, TableColumn, TableRecord, TableSchema
 
 
-def preview(df: pl.DataFrame, columns: list[str] | None = None, rows: int = 10) -> MetadataValue:
-    """The first rows as a table entry (shown inline in the UI at any size), cells formatted for reading."""
-    return inline_table(markdown_table(df, max_rows=rows, columns=columns), rows=rows)
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if abs(value) >= 1000 or value == int(value):
+            return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+        return f"{value:.4g}"
+    return str(value).replace("\n", " ")
+
+
+def table(df: pl.DataFrame, columns: list[str] | None = None, rows: int = 10) -> MetadataValue:
+    """The first rows as a table entry, cells formatted for reading. The UI shows tables inline at any size
+    (a markdown entry over 1,000 characters hides behind a button)."""
+    view = (df.select(columns) if columns else df).head(rows)
+    records = [TableRecord(dict(zip(view.columns, (_cell(v) for v in row), strict=True)))
+               for row in view.iter_rows()]
+    return MetadataValue.table(records, schema=TableSchema([TableColumn(c, "string") for c in view.columns]))
 
 
 def image(png: bytes, alt: str) -> MetadataValue:
-    return MetadataValue.md(png_markdown(png, alt))
+    """A PNG shown inline (a data URI: no file server needed)."""
+    return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
 def day_list(days) -> MetadataValue:
@@ -28,7 +45,8 @@ def timed(fn):
     """Adds `compute_s` (seconds in our own code) to the metadata an asset or asset check returns.
 
     Goes between `@asset`/`@asset_check` and the function; functools.wraps keeps the signature Dagster reads.
-    The pipeline benchmark sets these against wall time to find Dagster's own share."""
+    The pipeline benchmark sets these against wall time to find Dagster's own share. A multi-asset's results
+    (a tuple) carry it on the first."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -37,7 +55,7 @@ def timed(fn):
         seconds = round(time.perf_counter() - started, 4)
         if isinstance(result, AssetCheckResult):
             return result._replace(metadata={**result.metadata, "compute_s": MetadataValue.float(seconds)})
-        result.metadata["compute_s"] = seconds
+        (result if isinstance(result, MaterializeResult) else result[0]).metadata["compute_s"] = seconds
         return result
 
     return wrapper
@@ -46,21 +64,3 @@ def timed(fn):
 def related(*assets: str) -> str:
     """A line of links to neighbouring assets, for descriptions (the UI renders them as markdown)."""
     return "\n\nRelated: " + " · ".join(f"[{a}](/assets/{a})" for a in assets)
-
-
-def inline_table(markdown: str, rows: int = 10, drop: tuple[str, ...] = ()) -> MetadataValue:
-    """The first rows of a markdown table as a table entry: the UI shows tables inline at any size, while a
-    markdown entry over 1,000 characters hides behind a button. Cells keep the markdown's formatting."""
-    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
-    if len(lines) < 2:
-        return MetadataValue.md(markdown)
-
-    def cells(line: str) -> list[str]:
-        return [c.strip().replace("\\|", "|") for c in line.strip().strip("|").split(" | ")]
-
-    header = cells(lines[0])
-    keep = [i for i, name in enumerate(header) if name not in drop]
-    names = [header[i] or "#" for i in keep]
-    records = [TableRecord({names[j]: row[i] for j, i in enumerate(keep) if i < len(row)})
-               for row in (cells(ln) for ln in lines[2:2 + rows])]
-    return MetadataValue.table(records, schema=TableSchema([TableColumn(n, "string") for n in names]))

@@ -1,4 +1,4 @@
-"""Telegram ingest throughput and memory (issue 2, item 8): `python -m benchmarks.bench_ingest`.
+"""Telegram ingest throughput and memory: `python -m benchmarks.bench_ingest`.
 
 Builds a whole-account JSON export (~500 MB) and an HTML export (~200 MB) with the sample generator in a
 temp dir, then in a fresh process each: `parse_export` of the JSON, `parse_export` of the HTML, and the
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         write_section(
             "ingest",
-            "Telegram ingest (issue 2)",
+            "Telegram ingest",
             "Run failed: " + "; ".join(f"{name}: `{r['error']}`" for name, r in failed),
         )
         print(f"FAILED {' '.join(name for name, _ in failed)}")
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n".join(f"- {g}: {'met' if ok else 'NOT met'}" for g, ok in goals)
         + "\n"
     )
-    write_section("ingest", "Telegram ingest (issue 2)", body)
+    write_section("ingest", "Telegram ingest", body)
     print(table(rows))
     print(
         f"json_mb_s={json_mb_s:.1f} html_mb_s={html_mb_s:.1f} json_vs_orjson={ratio:.2f} "

@@ -35,20 +35,21 @@ def main() -> None:
 
     from dagster import DagsterInstance
 
+    from assets import build_definitions
     from assets.runner import materialize_pipeline
     from benchmarks._report import table, write_section
     from quantbot_pipelines.sample import SampleSpec, write_sample_inbox
-    from resources import build_resources
-    from resources.settings import SETTINGS
+    from resources.settings import Settings
 
     start = dt.date(2025, 6, 1)
     spec = SampleSpec(start=start, end=start + dt.timedelta(days=DAYS - 1), tokens=TOKENS)
-    write_sample_inbox(SETTINGS.inbox, spec)
-    resources = build_resources(SETTINGS)
+    settings = Settings.from_env()
+    write_sample_inbox(settings.inbox, spec)
+    defs = build_definitions(settings)
     try:
         with DagsterInstance.get() as instance:
             started = time.perf_counter()
-            runs = materialize_pipeline(instance, resources, intervals=SETTINGS.intervals, log=lambda _: None)
+            runs = materialize_pipeline(instance, defs, log=lambda _: None)
             wall = time.perf_counter() - started
             by_stage = []
             compute_total = 0.0
@@ -57,7 +58,8 @@ def main() -> None:
                 per_asset = {}
                 for rec in records:  # a range run repeats its metadata on every partition's event
                     mat = rec.event_log_entry.asset_materialization
-                    per_asset[mat.asset_key.to_user_string()] = float(mat.metadata["compute_s"].value)
+                    if "compute_s" in mat.metadata:  # a multi-asset step reports it on its first asset
+                        per_asset[mat.asset_key.to_user_string()] = float(mat.metadata["compute_s"].value)
                 for rec in instance.get_records_for_run(run_id, of_type=_event("ASSET_CHECK_EVALUATION")).records:
                     check = rec.event_log_entry.dagster_event.event_specific_data
                     per_asset[f"{check.asset_key.to_user_string()}:{check.check_name}"] = float(
@@ -68,7 +70,7 @@ def main() -> None:
                 compute_total += compute
                 by_stage.append({"run": label, "run wall s": f"{run_wall:.2f}", "asset + check compute s": f"{compute:.2f}",
                                  "partitions": len(records)})
-        calls = resources["warehouse"].get().read("telegram_calls", columns=["day"]).height
+        calls = defs.resources["warehouse"].get().read("telegram_calls", columns=["day"]).height
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

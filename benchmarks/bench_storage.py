@@ -101,7 +101,7 @@ def main() -> None:
     body = (f"{rows:,} `raw_candles` rows in {DAYS} daily partitions ({TOKENS_PER_DAY} tokens a day, 1-minute "
             "candles), written one partition per `write_partition` call and read back one partition at a "
             "time; `one token` is a filtered read of one address across all partitions. ClickHouse is the "
-            "in-process chDB engine (no server on the build machine). Single process.\n\n"
+            "in-process chDB engine (the tests' ClickHouse). Single process.\n\n"
             + table([{k: v for k, v in r.items() if not k.startswith("_")} for r in results]))
     write_section("storage", "Storage: Parquet vs ClickHouse warehouse", body)
     p, c = results

@@ -242,8 +242,8 @@ TOKEN_LEADERBOARD = TableSpec(
     ]),
 )
 
-SIMULATION_TRADES = TableSpec(
-    name="simulation_trades",
+SIMULATION_RESULTS = TableSpec(
+    name="simulation_results",
     doc="One simulated trade per (call, strategy).",
     partition_by=("day", "strategy_file"),
     key=("strategy", "chat_id", "message_id", "chain", "address"),
@@ -277,7 +277,6 @@ _ROLLUP_FIELDS = [
     _f("mean_return", pa.float64(), "mean net return"),
     _f("median_return", pa.float64(), "median net return"),
     _f("profit_factor", pa.float64(), "sum of gains / sum of losses"),
-    _f("total_return", pa.float64(), "equal-sized, non-compounding book: mean return x trades / trades"),
     _f("worst_trade", pa.float64(), "lowest net return"),
     _f("best_trade", pa.float64(), "highest net return"),
     _f("exit_reason_shares", pa.string(), "JSON map exit reason -> share of trades"),
@@ -324,7 +323,7 @@ RUN_FAILURES = TableSpec(
 ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, RAW_CANDLES, CANDLE_LEDGER, AGGREGATED_CANDLES,
-              TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_TRADES,
+              TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
               STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, RUN_FAILURES)
 }
 

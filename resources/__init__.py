@@ -1,40 +1,36 @@
-"""The thin Dagster layer's resources, configured from the environment (resources/settings.py)."""
+"""The thin Dagster layer's resources, configured from Settings (resources/settings.py)."""
 
 from __future__ import annotations
-
-import os
 
 from dagster import EnvVar
 
 from resources.alerts import AlertResource
 from resources.candles import CandleSourceResource
-from resources.settings import SETTINGS, Settings
+from resources.settings import Settings
 from resources.strategies import StrategyFolderResource
 from resources.telegram import TelegramInboxResource
 from resources.warehouse import WarehouseResource
 
 
-def _secret(name: str):
-    # EnvVar keeps the value out of the UI and run config; unset means "not configured"
-    return EnvVar(name) if os.environ.get(name) else None
+def build_resources(settings: Settings) -> dict:
+    def secret(name: str):
+        # EnvVar keeps the value out of the UI and run config; unset means "not configured"
+        return EnvVar(name) if name in settings.secrets_set else None
 
-
-def build_resources(settings: Settings = SETTINGS) -> dict:
     return {
-        "warehouse": WarehouseResource(url=settings.warehouse_url, password=_secret("QUANTBOT_WAREHOUSE_PASSWORD")),
+        "warehouse": WarehouseResource(url=settings.warehouse_url, password=secret("QUANTBOT_WAREHOUSE_PASSWORD")),
         "telegram_inbox": TelegramInboxResource(inbox=str(settings.inbox), timezone=settings.export_tz),
         "candle_source": CandleSourceResource(
-            kind=settings.candle_source, birdeye_api_keys=_secret("BIRDEYE_API_KEYS"),
+            kind=settings.candle_source, birdeye_api_keys=secret("BIRDEYE_API_KEYS"),
             birdeye_requests_per_second=settings.birdeye_rps, folder=str(settings.candle_dir)),
         "strategies": StrategyFolderResource(folder=str(settings.strategies_dir)),
-        "alerts": AlertResource(webhook_url=_secret("QUANTBOT_ALERT_WEBHOOK_URL"),
-                                telegram_token=_secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
+        "alerts": AlertResource(webhook_url=secret("QUANTBOT_ALERT_WEBHOOK_URL"),
+                                telegram_token=secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
                                 telegram_chat=settings.alert_telegram_chat),
     }
 
 
 __all__ = [
-    "SETTINGS",
     "AlertResource",
     "CandleSourceResource",
     "Settings",

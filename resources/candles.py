@@ -7,6 +7,7 @@ from typing import Literal
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from quantbot_pipelines.backtest import DEFAULT_HORIZON_S, DEFAULT_MAX_ENTRY_GAP_S
 from quantbot_pipelines.candles import (
     BirdeyeSource,
     CandleSource,
@@ -20,8 +21,8 @@ class CandleSourceResource(ConfigurableResource):
     kind: Literal["synthetic", "birdeye", "geckoterminal", "files"] = "synthetic"
     interval: str = Field(default="1m", description="raw candle interval")
     pre_window_s: int = Field(default=3600, description="candles before each call")
-    horizon_s: int = Field(default=48 * 3600, description="candles after each call")
-    entry_slack_s: int = Field(default=15 * 60, description="more candles past call + horizon, so that an entry "
+    horizon_s: int = Field(default=DEFAULT_HORIZON_S, description="candles after each call")
+    entry_slack_s: int = Field(default=DEFAULT_MAX_ENTRY_GAP_S, description="more candles past call + horizon, so that an entry "
                                "up to max_entry_gap after the call still has its whole window")
     # birdeye
     birdeye_api_keys: str | None = Field(default=None, description="comma-separated keys; set with EnvVar")

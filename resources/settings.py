@@ -1,5 +1,9 @@
 """Every environment variable the code location reads, read here and nowhere else.
 
+`Settings.from_env()` is called once, when the definitions are built (`definitions.py`); nothing reads the
+environment at import. Secrets are not kept here: only whether they are set, so that the resources can ask
+for them through Dagster's `EnvVar` (their values stay out of run config and the UI).
+
 | variable | default | meaning |
 |---|---|---|
 | QUANTBOT_DATA_DIR | ./data | root of the embedded warehouse, inbox and caches |
@@ -17,6 +21,8 @@
 | QUANTBOT_SENSOR_INTERVAL_S | 30 | how often the inbox and strategy sensors look (automation: half of it) |
 | QUANTBOT_MIN_COVERAGE | 0.8 | share of a day's calls with candles below which the coverage check warns |
 | QUANTBOT_ALERT_WEBHOOK_URL, QUANTBOT_ALERT_TELEGRAM_TOKEN, QUANTBOT_ALERT_TELEGRAM_CHAT | (unset) | run-failure alerts |
+| QUANTBOT_CELERY_BROKER | pyamqp://guest:guest@127.0.0.1:5672// | Celery broker of the Celery code location |
+| QUANTBOT_CELERY_BACKEND | rpc:// | Celery result backend |
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# read through EnvVar by the resources; Settings records only which of them are set
+SECRETS = ("QUANTBOT_WAREHOUSE_PASSWORD", "BIRDEYE_API_KEYS", "QUANTBOT_ALERT_WEBHOOK_URL",
+           "QUANTBOT_ALERT_TELEGRAM_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,9 @@ class Settings:
     sensor_interval_s: int
     min_coverage: float
     alert_telegram_chat: str | None
+    celery_broker: str
+    celery_backend: str
+    secrets_set: frozenset[str]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -63,7 +76,7 @@ class Settings:
             sensor_interval_s=int(env.get("QUANTBOT_SENSOR_INTERVAL_S") or 30),
             min_coverage=float(env.get("QUANTBOT_MIN_COVERAGE") or 0.8),
             alert_telegram_chat=env.get("QUANTBOT_ALERT_TELEGRAM_CHAT") or None,
+            celery_broker=env.get("QUANTBOT_CELERY_BROKER") or "pyamqp://guest:guest@127.0.0.1:5672//",
+            celery_backend=env.get("QUANTBOT_CELERY_BACKEND") or "rpc://",
+            secrets_set=frozenset(name for name in SECRETS if env.get(name)),
         )
-
-
-SETTINGS = Settings.from_env()

@@ -19,34 +19,43 @@ from dagster import BetaWarning, DagsterInstance, PreviewWarning
 warnings.filterwarnings("ignore", category=BetaWarning)  # single-run backfills: the point, not news
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-import definitions
+import polars as pl
+
+from assets import build_definitions
+from assets.boards import caller_board_view, strategy_board_view
 from assets.runner import materialize_pipeline
-from quantbot_pipelines.analytics import caller_leaderboard_markdown
 from quantbot_pipelines.sample import write_sample_inbox
-from quantbot_pipelines.simulation import leaderboard_markdown
 from quantbot_pipelines.telegram.staging import all_calls
-from resources.settings import SETTINGS
+from resources.settings import Settings
+
+
+def show(board: pl.DataFrame) -> None:
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=40, tbl_hide_column_data_types=True,
+                   tbl_hide_dataframe_shape=True):
+        print(board)
 
 
 def main(instance: DagsterInstance) -> None:
-    inbox = SETTINGS.inbox
+    settings = Settings.from_env()
+    inbox = settings.inbox
     if not inbox.exists() or not any(inbox.iterdir()):
         written = write_sample_inbox(inbox)
         print(f"sample exports written to {inbox} ({len(written)} exports)")
-    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']}\nwarehouse {SETTINGS.warehouse_url}\nmaterializing:")
+    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']}\nwarehouse {settings.warehouse_url}\nmaterializing:")
     started = time.perf_counter()
-    resources = definitions.defs.resources
-    materialize_pipeline(instance, resources, intervals=SETTINGS.intervals)
+    defs = build_definitions(settings)
+    resources = defs.resources
+    materialize_pipeline(instance, defs)
     print(f"  {'all stages':<40} {time.perf_counter() - started:6.1f}s")
 
     wh = resources["warehouse"].get()
     calls = all_calls(wh)
     print(f"\n{calls.height} calls by {calls.get_column('caller_id').n_unique()} callers on "
           f"{calls.get_column('day').n_unique()} days\n")
-    print("Top callers (confidence-adjusted score: quantbot_pipelines/analytics/leaderboard.py):")
-    print(caller_leaderboard_markdown(wh.read("caller_leaderboard"), top=8))
-    print("\nTop exit strategies (equal-sized book, after fees and slippage):")
-    print(leaderboard_markdown(wh.read("strategy_leaderboard"), top=8))
+    print("Top callers (confidence-adjusted score: docs/semantics.md#leaderboard-scores):")
+    show(caller_board_view(wh.read("caller_leaderboard"), top=8))
+    print("\nTop exit strategies (mean net return = an equal-sized book, after fees and slippage):")
+    show(strategy_board_view(wh.read("strategy_leaderboard"), top=8))
     print(f"\nOpen the Dagster UI on this instance (every run above is there):\n  make ui"
           f"   # = DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -h 127.0.0.1 -p 3000\n"
           f"then browse http://127.0.0.1:3000")

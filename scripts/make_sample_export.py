@@ -1,4 +1,4 @@
-"""Write the sample Telegram exports (issue 2, item 5).
+"""Write the sample Telegram exports.
 
     python scripts/make_sample_export.py <out_dir> [--seed N] [--large-json-mb N] [--large-html-mb N]
 

@@ -1,4 +1,4 @@
-"""Screenshots of the Dagster UI on the demo instance, for reviewers without a browser (not part of CI).
+"""Screenshots of the Dagster UI on the demo instance, for the docs (not part of the tests).
 
     make demo && .venv/bin/python scripts/ui_screenshots.py [out_dir]
 

@@ -14,20 +14,16 @@ from dagster import (
     Config,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
 )
 from pydantic import Field
 
 from assets.automation import follows_any_update, follows_updated_days
-from assets.candles.assets import raw_candles
-from assets.metadata import image, inline_table, preview, related, timed
-from assets.partitions import call_days
-from assets.telegram.assets import telegram_calls
-from quantbot_pipelines.analytics import (
-    aggregate_candles,
-    ath_distribution_plot,
-    caller_leaderboard_markdown,
-)
+from assets.boards import caller_board_view
+from assets.metadata import image, related, table, timed
+from assets.plots import ath_distribution_plot
+from quantbot_pipelines.analytics import aggregate_candles
 from quantbot_pipelines.analytics import (
     caller_leaderboard as build_caller_leaderboard,
 )
@@ -37,6 +33,7 @@ from quantbot_pipelines.analytics import (
 from quantbot_pipelines.analytics import (
     token_leaderboard as build_token_leaderboard,
 )
+from quantbot_pipelines.backtest import DEFAULT_HORIZON_S, DEFAULT_MAX_ENTRY_GAP_S
 from quantbot_pipelines.schemas import (
     AGGREGATED_CANDLES,
     CALLER_LEADERBOARD,
@@ -46,15 +43,16 @@ from quantbot_pipelines.schemas import (
     TOKEN_ANALYTICS,
     TOKEN_LEADERBOARD,
 )
-from resources.settings import SETTINGS
 from resources.warehouse import WarehouseResource
 
 
-def _aggregated_asset(interval: str) -> AssetsDefinition:
+def aggregated_candles(days: PartitionsDefinition, interval: str) -> AssetsDefinition:
+    """One asset per interval of the settings (QUANTBOT_INTERVALS)."""
+
     @asset(
-        key=["aggregated_candles", interval],
-        partitions_def=call_days,
-        deps=[raw_candles],
+        key=[AGGREGATED_CANDLES.name, interval],
+        partitions_def=days,
+        deps=[RAW_CANDLES.name],
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=follows_updated_days,
         group_name="analytics",
@@ -79,40 +77,25 @@ def _aggregated_asset(interval: str) -> AssetsDefinition:
     return _aggregate
 
 
-# QUANTBOT_INTERVALS configures the set (default 5m, 15m, 1h, 4h, 1d)
-aggregated_candles = [_aggregated_asset(interval) for interval in SETTINGS.intervals]
-
-
 class AnalyticsConfig(Config):
     entry_delay_s: int = Field(default=0, description="seconds after the call before entering")
-    max_entry_gap_s: int = Field(default=900, description="no candle within this after the call: no_entry")
-    horizon_s: int = Field(default=48 * 3600, description="window length after entry")
+    max_entry_gap_s: int = Field(default=DEFAULT_MAX_ENTRY_GAP_S,
+                                 description="no candle within this after the call: no_entry")
+    horizon_s: int = Field(default=DEFAULT_HORIZON_S, description="window length after entry")
 
 
-@asset(
-    partitions_def=call_days,
-    deps=[telegram_calls, raw_candles],
-    backfill_policy=BackfillPolicy.single_run(),
-    automation_condition=follows_updated_days,
-    group_name="analytics",
-    kinds={"numba", "parquet"},
-    description="One row per call: entry, ATH multiple and time, time to 1.5/2/3/5/10x, minimum multiple, "
-                "drawdown before 2x, end multiple, window_complete, status (ok, no_entry, no_candles). "
-                "Recomputed when the day's candles grow."
-                + related("raw_candles", "caller_leaderboard", "simulation_results"),
-)
-@timed
-def token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
-                    warehouse: WarehouseResource) -> MaterializeResult:
+def _token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
+                     warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     now = int(time.time())
     out = []
+    # what the ledger knows is the same for every day of the range: read it once
+    coverage = wh.read(CANDLE_LEDGER, where=[("status", "in", ["ok", "no_trades"])],
+                       columns=["chain", "address", "interval", "start_ts", "end_ts"])
     for key in context.partition_keys:
         day = dt.date.fromisoformat(key)
         calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
         candles = wh.read(RAW_CANDLES, where=[("day", "=", day), ("interval", "=", "1m")])
-        coverage = wh.read(CANDLE_LEDGER, where=[("status", "in", ["ok", "no_trades"])],
-                           columns=["chain", "address", "interval", "start_ts", "end_ts"])
         rows = compute_token_analytics(calls, candles, coverage=coverage, entry_delay_s=config.entry_delay_s,
                                        max_entry_gap_s=config.max_entry_gap_s, horizon_s=config.horizon_s, now=now)
         wh.write_partition(TOKEN_ANALYTICS, {"day": day}, rows)
@@ -125,10 +108,26 @@ def token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
         "status": MetadataValue.json(status),
         "windows_incomplete": int((~df.get_column("window_complete")).sum()) if df.height else 0,
         "median_ath_multiple": float(ok.get_column("ath_multiple").median() or 0) if ok.height else 0.0,
-        "preview": preview(df.sort("ath_multiple", descending=True, nulls_last=True),
-                           ["call_ts", "caller_name", "card_ticker", "status", "entry_price", "ath_multiple",
-                            "time_to_2x_s", "min_multiple", "end_multiple", "window_complete"]),
+        "preview": table(df.sort("ath_multiple", descending=True, nulls_last=True),
+                         ["call_ts", "caller_name", "card_ticker", "status", "entry_price", "ath_multiple",
+                          "time_to_2x_s", "min_multiple", "end_multiple", "window_complete"]),
     })
+
+
+def token_analytics(days: PartitionsDefinition) -> AssetsDefinition:
+    return asset(
+        name=TOKEN_ANALYTICS.name,
+        partitions_def=days,
+        deps=[TELEGRAM_CALLS.name, RAW_CANDLES.name, CANDLE_LEDGER.name],
+        backfill_policy=BackfillPolicy.single_run(),
+        automation_condition=follows_updated_days,
+        group_name="analytics",
+        kinds={"numba", "parquet"},
+        description="One row per call: entry, ATH multiple and time, time to 1.5/2/3/5/10x, minimum multiple, "
+                    "drawdown before 2x, end multiple, window_complete, status (ok, no_entry, no_candles). "
+                    "Recomputed when the day's candles grow."
+                    + related("raw_candles", "candle_ledger", "caller_leaderboard", "simulation_results"),
+    )(timed(_token_analytics))
 
 
 class LeaderboardConfig(Config):
@@ -137,12 +136,12 @@ class LeaderboardConfig(Config):
 
 
 @asset(
-    deps=[token_analytics],
+    deps=[TOKEN_ANALYTICS.name],
     automation_condition=follows_any_update,
     group_name="leaderboards",
     kinds={"polars"},
-    description="Callers ranked by a confidence-adjusted score over their non-repeat calls (formula in "
-                "quantbot_pipelines/analytics/leaderboard.py), with hit rates, median and mean ATH multiple."
+    description="Callers ranked by a confidence-adjusted score over their non-repeat calls (definition: "
+                "docs/semantics.md#leaderboard-scores), with hit rates, median and mean ATH multiple."
                 + related("token_analytics", "caller_strategy_leaderboard"),
 )
 @timed
@@ -155,8 +154,7 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
     meta = {
         "callers": board.height,
         "ranked": int(board.get_column("rank").is_not_null().sum()) if board.height else 0,
-        "top_callers": inline_table(caller_leaderboard_markdown(board, top=10)),
-        "leaderboard": MetadataValue.md(caller_leaderboard_markdown(board, top=20)),
+        "leaderboard": table(caller_board_view(board, top=20), rows=20),
     }
     if top:
         meta["ath_distribution"] = image(ath_distribution_plot(analytics, top), "ATH multiples of the top callers")
@@ -164,7 +162,7 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
 
 
 @asset(
-    deps=[token_analytics],
+    deps=[TOKEN_ANALYTICS.name],
     automation_condition=follows_any_update,
     group_name="leaderboards",
     kinds={"polars"},
@@ -177,6 +175,6 @@ def token_leaderboard(warehouse: WarehouseResource) -> MaterializeResult:
     wh.write_partition(TOKEN_LEADERBOARD, {}, board)
     return MaterializeResult(metadata={
         "tokens": board.height,
-        "leaderboard": preview(board.sort("rank"), ["rank", "ticker", "chain", "address", "calls", "callers",
+        "leaderboard": table(board.sort("rank"), ["rank", "ticker", "chain", "address", "calls", "callers",
                                                    "first_caller_name", "ath_multiple", "end_multiple"], rows=20),
     })

@@ -1,15 +1,30 @@
-"""Run failures: recorded in the warehouse (`run_failures`) and, where configured, posted as alerts."""
+"""Run failures: recorded in the warehouse (`run_failures`) and, where configured, posted as alerts.
+
+The table is written by a sensor, not a run, so it is an asset of its own (`run_failures`) whose
+materializations the sensor reports: the UI lists it in the graph and shows each recorded failure.
+"""
 
 import datetime as dt
 import json
 
 import polars as pl
-from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+from dagster import (
+    AssetMaterialization,
+    AssetSpec,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    run_failure_sensor,
+)
 
 from assets.partitions import RANGE_END, RANGE_START
 from quantbot_pipelines.schemas import RUN_FAILURES
 from resources.alerts import AlertResource, send_alert
 from resources.warehouse import WarehouseResource
+
+run_failures = AssetSpec(
+    RUN_FAILURES.name, group_name="ops", kinds={"python", "parquet"},
+    description="Every failed run of this code location (job, partition, first lines of the error, where the "
+                "alert went), recorded by the run_failure_alerts sensor.")
 
 
 def _partition(tags: dict) -> str | None:
@@ -39,4 +54,7 @@ def run_failure_alerts(context: RunFailureSensorContext, warehouse: WarehouseRes
                        schema=pl.from_arrow(RUN_FAILURES.empty()).schema)
     rows = pl.concat([rows.filter(pl.col("run_id") != run.run_id), row])
     wh.write_partition(RUN_FAILURES, {"day": day}, rows)
+    context.instance.report_runless_asset_event(AssetMaterialization(
+        RUN_FAILURES.name, metadata={"run_id": run.run_id, "job_name": run.job_name, "partition": partition or "",
+                                     "failures_today": rows.height, "alerts": json.dumps(sent)}))
     context.log.info(f"recorded failure of run {run.run_id}; alerts: {sent or 'none configured'}")

@@ -1,4 +1,14 @@
+"""The simulation stage: every call under every strategy file, and the strategy leaderboards."""
+
+from dagster import Definitions
+
+from assets.partitions import CallDays
 from assets.simulation.assets import caller_strategy_leaderboard, simulation_results, strategy_leaderboard
 from assets.simulation.sensors import strategies_sensor
+from resources.settings import Settings
 
-__all__ = ["caller_strategy_leaderboard", "simulation_results", "strategies_sensor", "strategy_leaderboard"]
+
+def defs(settings: Settings, days: CallDays) -> Definitions:
+    return Definitions(assets=[simulation_results(days.day_x_strategy), strategy_leaderboard,
+                               caller_strategy_leaderboard],
+                       sensors=[strategies_sensor(settings)])

@@ -11,35 +11,29 @@ import time
 import polars as pl
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
-    MultiPartitionKey,
+    PartitionsDefinition,
     asset,
 )
 
-from assets.analytics.assets import token_analytics
 from assets.automation import follows_any_update, follows_updated_days
-from assets.candles.assets import raw_candles
-from assets.metadata import image, inline_table, preview, related, timed
-from assets.partitions import day_x_strategy
-from assets.telegram.assets import telegram_calls
+from assets.boards import strategy_board_view
+from assets.metadata import image, related, table, timed
+from assets.partitions import day_and_strategy
+from assets.plots import equity_curve_plot
 from quantbot_pipelines.schemas import (
     CALLER_STRATEGY_LEADERBOARD,
     RAW_CANDLES,
-    SIMULATION_TRADES,
+    SIMULATION_RESULTS,
     STRATEGY_LEADERBOARD,
     TELEGRAM_CALLS,
     TOKEN_ANALYTICS,
 )
-from quantbot_pipelines.simulation import (
-    StrategyError,
-    equity_curve_plot,
-    leaderboard_markdown,
-    load_strategy_file,
-    simulate,
-)
+from quantbot_pipelines.simulation import StrategyError, load_strategy_file, simulate
 from quantbot_pipelines.simulation import (
     caller_strategy_leaderboard as build_caller_strategy_leaderboard,
 )
@@ -50,32 +44,12 @@ from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
 
-def _day_strategy(key: str) -> tuple[dt.date, str]:
-    if not isinstance(key, MultiPartitionKey):
-        key = day_x_strategy.get_partition_key_from_str(key)
-    dims = key.keys_by_dimension
-    return dt.date.fromisoformat(dims["day"]), dims["strategy"]
-
-
-@asset(
-    partitions_def=day_x_strategy,
-    deps=[telegram_calls, raw_candles, token_analytics],
-    backfill_policy=BackfillPolicy.single_run(),
-    automation_condition=follows_updated_days,
-    group_name="simulation",
-    kinds={"numba", "parquet"},
-    description="One simulated trade per (call, strategy) for the strategies of one file in strategies/: "
-                "entry, fills, exit reason, net multiple after fees and slippage. Trades of calls whose candle "
-                "window is not complete yet are flagged (window_complete = false)."
-                + related("token_analytics", "strategy_leaderboard", "caller_strategy_leaderboard"),
-)
-@timed
-def simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
-                       strategies: StrategyFolderResource) -> MaterializeResult:
+def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
+                        strategies: StrategyFolderResource) -> MaterializeResult:
     wh = warehouse.get()
     by_file: dict[str, list[dt.date]] = {}
     for key in context.partition_keys:
-        day, stem = _day_strategy(key)
+        day, stem = day_and_strategy(key)
         by_file.setdefault(stem, []).append(day)
     started, trades_out = time.perf_counter(), []
     for stem, days in sorted(by_file.items()):
@@ -94,36 +68,53 @@ def simulation_results(context: AssetExecutionContext, warehouse: WarehouseResou
                 calls = calls.join(complete, on=["chat_id", "message_id", "chain", "address"], how="left")
             candles = wh.read(RAW_CANDLES, where=[("day", "=", day), ("interval", "=", "1m")])
             trades = simulate(calls, candles, variants).with_columns(pl.lit(stem).alias("strategy_file"))
-            wh.write_partition(SIMULATION_TRADES, {"day": day, "strategy_file": stem}, trades)
+            wh.write_partition(SIMULATION_RESULTS, {"day": day, "strategy_file": stem}, trades)
             trades_out.append(trades)
-    trades = pl.concat(trades_out, how="vertical_relaxed") if trades_out else pl.from_arrow(SIMULATION_TRADES.empty())
+    trades = pl.concat(trades_out, how="vertical_relaxed") if trades_out else pl.from_arrow(SIMULATION_RESULTS.empty())
     return MaterializeResult(metadata={
         "trades": trades.height,
         "strategies": trades.get_column("strategy").n_unique() if trades.height else 0,
         "seconds": round(time.perf_counter() - started, 3),
         "exit_reasons": MetadataValue.json(dict(trades.group_by("exit_reason").len().iter_rows())
                                            if trades.height else {}),
-        "preview": preview(trades.sort("net_return", descending=True, nulls_last=True),
-                           ["strategy", "call_ts", "caller_name", "exit_reason", "net_multiple", "window_complete"]),
+        "preview": table(trades.sort("net_return", descending=True, nulls_last=True),
+                         ["strategy", "call_ts", "caller_name", "exit_reason", "net_multiple", "window_complete"]),
     })
+
+
+def simulation_results(day_x_strategy: PartitionsDefinition) -> AssetsDefinition:
+    return asset(
+        name=SIMULATION_RESULTS.name,
+        partitions_def=day_x_strategy,
+        deps=[TELEGRAM_CALLS.name, RAW_CANDLES.name, TOKEN_ANALYTICS.name],
+        backfill_policy=BackfillPolicy.single_run(),
+        automation_condition=follows_updated_days,
+        group_name="simulation",
+        kinds={"numba", "parquet"},
+        description="One simulated trade per (call, strategy) for the strategies of one file in strategies/: "
+                    "entry, fills, exit reason, net multiple after fees and slippage. Trades of calls whose candle "
+                    "window is not complete yet are flagged (window_complete = false)."
+                    + related("token_analytics", "strategy_leaderboard", "caller_strategy_leaderboard"),
+    )(timed(_simulation_results))
 
 
 def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
     # only files still in strategies/: a removed file's rows stay stored but leave the boards
     current = sorted(strategies.files())
-    return wh.read(SIMULATION_TRADES, where=[("strategy_file", "in", current)], columns=[
+    return wh.read(SIMULATION_RESULTS, where=[("strategy_file", "in", current)], columns=[
         "strategy", "caller_id", "caller_name", "repeat", "exit_reason", "exit_ts", "net_return",
         "window_complete", "day", "strategy_file", "chat_id", "message_id", "chain", "address", "call_ts",
         "entry_ts", "entry_price", "net_multiple", "fills"])
 
 
 @asset(
-    deps=[simulation_results],
+    deps=[SIMULATION_RESULTS.name],
     automation_condition=follows_any_update,
     group_name="leaderboards",
     kinds={"polars"},
     description="Exit strategies ranked over all simulated trades (repeats excluded): trades, win rate, mean and "
-                "median return, profit factor, total return of an equal-sized book, worst trade, exit reasons."
+                "median return (the mean is the result of an equal-sized book), profit factor, worst trade, exit "
+                "reasons. Definitions: docs/semantics.md#rollups."
                 + related("simulation_results", "caller_strategy_leaderboard"),
 )
 @timed
@@ -133,8 +124,7 @@ def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolde
     board = build_strategy_leaderboard(trades)
     wh.write_partition(STRATEGY_LEADERBOARD, {}, board)
     meta = {"strategies": board.height, "trades": trades.height,
-            "top_strategies": inline_table(leaderboard_markdown(board, top=10), drop=("exits", "best")),
-            "leaderboard": MetadataValue.md(leaderboard_markdown(board, top=20))}
+            "leaderboard": table(strategy_board_view(board, top=20), rows=20)}
     top = board.sort("rank").head(5).get_column("strategy").to_list() if board.height else []
     if top:
         meta["equity_curves"] = image(equity_curve_plot(trades, top), "equity curves of the top strategies")
@@ -142,7 +132,7 @@ def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolde
 
 
 @asset(
-    deps=[simulation_results],
+    deps=[SIMULATION_RESULTS.name],
     automation_condition=follows_any_update,
     group_name="leaderboards",
     kinds={"polars"},
@@ -158,5 +148,5 @@ def caller_strategy_leaderboard(warehouse: WarehouseResource,
     best = board.filter(pl.col("rank") == 1) if board.height else board
     return MaterializeResult(metadata={
         "rows": board.height,
-        "best_caller_per_strategy": MetadataValue.md(leaderboard_markdown(best, top=30)),
+        "best_caller_per_strategy": table(strategy_board_view(best, top=30), rows=30),
     })

@@ -7,25 +7,28 @@ the request spans all call days as one 2-D partition range, which the single-run
 
 import json
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
 
-from assets.partitions import RANGE_END, RANGE_START, strategy_files
-from assets.simulation.assets import simulation_results
-from quantbot_pipelines.schemas import TELEGRAM_CALLS
+from assets.partitions import range_tags, strategy_files
+from quantbot_pipelines.schemas import SIMULATION_RESULTS, TELEGRAM_CALLS
 from quantbot_pipelines.simulation import StrategyError, load_strategy_file, strategy_file_fingerprint
-from resources.settings import SETTINGS
+from resources.settings import Settings
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
+SIMULATION = AssetKey(SIMULATION_RESULTS.name)
 
-@sensor(
-    target=[simulation_results],
-    minimum_interval_seconds=SETTINGS.sensor_interval_s,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Adds, re-runs and removes strategy partitions as files appear in, change in or leave strategies/.",
-)
-def strategies_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
-                      strategies: StrategyFolderResource):
+
+def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseResource,
+                      strategies: StrategyFolderResource) -> SensorResult:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     files = strategies.files()
     known = set(context.instance.get_dynamic_partitions(strategy_files.name))
@@ -47,8 +50,8 @@ def strategies_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
         if days:
             requests.append(RunRequest(
                 run_key=f"strategy:{stem}:{fingerprint}",
-                asset_selection=[simulation_results.key],
-                tags={RANGE_START: f"{days[0]}|{stem}", RANGE_END: f"{days[-1]}|{stem}"},
+                asset_selection=[SIMULATION],
+                tags=range_tags(f"{days[0]}|{stem}", f"{days[-1]}|{stem}"),
             ))
     removed = sorted(known - files.keys())
     partition_requests = []
@@ -58,3 +61,14 @@ def strategies_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
         partition_requests.append(strategy_files.build_delete_request(removed))
     return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
                         cursor=json.dumps(fingerprints))
+
+
+def strategies_sensor(settings: Settings) -> SensorDefinition:
+    return sensor(
+        name="strategies_sensor",
+        target=[SIMULATION],
+        minimum_interval_seconds=settings.sensor_interval_s,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Adds, re-runs and removes strategy partitions as files appear in, change in or leave "
+                    "strategies/.",
+    )(strategy_requests)

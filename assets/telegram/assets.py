@@ -1,7 +1,8 @@
 """Telegram exports in, calls out.
 
-`telegram_exports` parses one export (a dynamic partition per file) into staging tables;
-`telegram_calls` derives each UTC day's calls from every staged export (first_call/repeat are global).
+`telegram_exports` is the step that parses one export (a dynamic partition per file) into its two staging
+tables, `telegram_staged_calls` and `telegram_quarantine`; `telegram_calls` derives each UTC day's calls
+from every staged export (first_call and repeat are global: docs/semantics.md#calls).
 """
 
 import datetime as dt
@@ -11,16 +12,20 @@ from dagster import (
     AllPartitionMapping,
     AssetDep,
     AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
     BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
+    multi_asset,
 )
 
-from assets.metadata import day_list, preview, related, timed
-from assets.partitions import call_days, telegram_exports_partitions
-from quantbot_pipelines.schemas import TELEGRAM_CALLS
+from assets.metadata import day_list, related, table, timed
+from assets.partitions import telegram_exports_partitions
+from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
 from quantbot_pipelines.telegram.staging import all_calls, inbox_exports, quarantine_on_days, stage_export
 from resources.telegram import TelegramInboxResource
 from resources.warehouse import WarehouseResource
@@ -29,17 +34,24 @@ PREVIEW_COLUMNS = ["call_ts", "chat_name", "caller_name", "chain", "address", "c
                    "resolved_by", "first_call", "repeat"]
 
 
-@asset(
+@multi_asset(
+    name="telegram_exports",
     partitions_def=telegram_exports_partitions,
-    group_name="telegram",
-    kinds={"python", "telegram"},
-    description="One Telegram export (a result.json or an HTML export folder in the inbox), parsed into "
-                "telegram_staged_calls and telegram_quarantine. Unreadable messages are quarantined with a "
-                "reason; see the `quarantined` metadata." + related("telegram_calls"),
+    specs=[
+        AssetSpec(TELEGRAM_STAGED_CALLS.name, group_name="telegram", kinds={"python", "telegram"},
+                  description="The calls of one Telegram export (a result.json or an HTML export folder in the "
+                              "inbox), as parsed, before calls across exports are de-duplicated. Partitioned by "
+                              "export." + related(TELEGRAM_QUARANTINE.name, TELEGRAM_CALLS.name)),
+        AssetSpec(TELEGRAM_QUARANTINE.name, group_name="telegram", kinds={"python", "telegram"},
+                  description="Messages of one export that could hold a call but could not be read, each with a "
+                              "reason code and the raw text: nothing is dropped silently."
+                              + related(TELEGRAM_STAGED_CALLS.name, TELEGRAM_CALLS.name)),
+    ],
+    description="Parse one export of the inbox into its staged calls and its quarantine.",
 )
 @timed
 def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
-                     telegram_inbox: TelegramInboxResource) -> MaterializeResult:
+                     telegram_inbox: TelegramInboxResource):
     ref = inbox_exports(telegram_inbox.path).get(context.partition_key)
     if ref is None:
         raise Failure(f"export {context.partition_key!r} is not in the inbox {telegram_inbox.path} any more; "
@@ -47,33 +59,26 @@ def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResourc
     result = stage_export(warehouse.get(), ref, tz=telegram_inbox.timezone, bot_names=telegram_inbox.bot_names)
     stats = result.stats
     mb = ref.size / 1e6
-    return MaterializeResult(metadata={
-        "path": MetadataValue.path(str(ref.path)),
-        "format": ref.format,
-        "fingerprint": ref.fingerprint,
-        "size_mb": round(mb, 2),
-        "messages": int(stats.get("messages", 0)),
-        "calls": result.calls,
-        "quarantined": result.quarantined,
-        "quarantine_reasons": MetadataValue.json(result.by_reason),
-        "parse_mb_per_s": round(mb / max(float(stats.get("seconds", 0)), 1e-9), 1),
-        # the inbox sensor reads this to request exactly these telegram_calls partitions
-        "affected_days": day_list(result.affected_days),
-    })
+    return (
+        MaterializeResult(asset_key=TELEGRAM_STAGED_CALLS.name, metadata={
+            "path": MetadataValue.path(str(ref.path)),
+            "format": ref.format,
+            "fingerprint": ref.fingerprint,
+            "size_mb": round(mb, 2),
+            "messages": int(stats.get("messages", 0)),
+            "calls": result.calls,
+            "parse_mb_per_s": round(mb / max(float(stats.get("seconds", 0)), 1e-9), 1),
+            # the inbox sensor reads this to request exactly these telegram_calls partitions
+            "affected_days": day_list(result.affected_days),
+        }),
+        MaterializeResult(asset_key=TELEGRAM_QUARANTINE.name, metadata={
+            "quarantined": result.quarantined,
+            "quarantine_reasons": MetadataValue.json(result.by_reason),
+        }),
+    )
 
 
-@asset(
-    partitions_def=call_days,
-    deps=[AssetDep(telegram_exports, partition_mapping=AllPartitionMapping())],
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="telegram",
-    kinds={"python", "parquet"},
-    description="One row per call (a person's message naming a token), by UTC day of the call, across all "
-                "staged exports, de-duplicated, with first_call and repeat. Schema: docs/schemas.md."
-                + related("telegram_exports", "raw_candles", "token_analytics"),
-)
-@timed
-def telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def _telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     calls = all_calls(wh)
@@ -94,5 +99,21 @@ def telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource)
         "chain_unknown": int((out.get_column("chain") == "unknown").sum()) if out.height else 0,
         "edited": int(out.get_column("edited").sum()) if out.height else 0,
         "quarantined": quarantined.height,
-        "preview": preview(out.sort("call_ts"), PREVIEW_COLUMNS),
+        "preview": table(out.sort("call_ts"), PREVIEW_COLUMNS),
     })
+
+
+def telegram_calls(days: PartitionsDefinition) -> AssetsDefinition:
+    every_export = AllPartitionMapping()
+    return asset(
+        name=TELEGRAM_CALLS.name,
+        partitions_def=days,
+        deps=[AssetDep(TELEGRAM_STAGED_CALLS.name, partition_mapping=every_export),
+              AssetDep(TELEGRAM_QUARANTINE.name, partition_mapping=every_export)],
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name="telegram",
+        kinds={"python", "parquet"},
+        description="One row per call (a person's message naming a token), by UTC day of the call, across all "
+                    "staged exports, de-duplicated, with first_call and repeat. Schema: docs/schemas.md."
+                    + related(TELEGRAM_STAGED_CALLS.name, "raw_candles", "token_analytics"),
+    )(timed(_telegram_calls))

@@ -1,57 +1,42 @@
 """The inbox sensor: new or grown exports in, runs for exactly the day partitions they touch out.
 
 Each tick is cheap: it stats the inbox (sizes and mtimes, no parsing) and reads the metadata of the
-`telegram_exports` materializations that finished since the last tick. The cursor holds both, so an
+`telegram_staged_calls` materializations that finished since the last tick. The cursor holds both, so an
 unchanged file is never parsed again and every staged export leads to exactly one wave of day runs.
 """
 
-import datetime as dt
 import json
 
 from dagster import (
+    AssetKey,
     AssetRecordsFilter,
     DagsterEventType,
     DefaultSensorStatus,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     define_asset_job,
     sensor,
 )
 
-from assets.partitions import RANGE_END, RANGE_START, telegram_exports_partitions
-from assets.telegram.assets import telegram_calls, telegram_exports
+from assets.partitions import day_ranges, range_tags, telegram_exports_partitions
+from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
 from quantbot_pipelines.telegram.staging import inbox_exports
-from resources.settings import SETTINGS
+from resources.settings import Settings
 from resources.telegram import TelegramInboxResource
 
-
-def day_ranges(days: list[str]) -> list[tuple[str, str]]:
-    """Consecutive days as (first, last) ranges: one run per range, and no untouched day in between."""
-    out: list[tuple[str, str]] = []
-    for day in sorted(set(days)):
-        if out and dt.date.fromisoformat(day) - dt.date.fromisoformat(out[-1][1]) == dt.timedelta(days=1):
-            out[-1] = (out[-1][0], day)
-        else:
-            out.append((day, day))
-    return out
-
+STAGED = AssetKey(TELEGRAM_STAGED_CALLS.name)
 
 # two jobs, because one sensor target may not mix partitions definitions (exports vs call days)
-stage_export_job = define_asset_job("stage_telegram_export", selection=[telegram_exports],
+stage_export_job = define_asset_job("stage_telegram_export",
+                                    selection=[TELEGRAM_STAGED_CALLS.name, TELEGRAM_QUARANTINE.name],
                                     description="Parse one export of the inbox into the staging tables.")
-calls_job = define_asset_job("derive_telegram_calls", selection=[telegram_calls],
+calls_job = define_asset_job("derive_telegram_calls", selection=[TELEGRAM_CALLS.name],
                              description="Derive the calls of a range of days from every staged export.")
 
 
-@sensor(
-    jobs=[stage_export_job, calls_job],
-    minimum_interval_seconds=SETTINGS.sensor_interval_s,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Watches the inbox for Telegram exports; parses new or changed ones once and then "
-                "materializes the telegram_calls days they touch.",
-)
-def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: TelegramInboxResource):
+def inbox_requests(context: SensorEvaluationContext, telegram_inbox: TelegramInboxResource) -> SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
     files: dict[str, str] = cursor.get("files", {})
     last_event = cursor.get("event")
@@ -67,11 +52,10 @@ def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: Tele
             files[key] = ref.fingerprint
 
     records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=telegram_exports.key, after_storage_id=last_event), limit=1000,
-        ascending=True).records
+        AssetRecordsFilter(asset_key=STAGED, after_storage_id=last_event), limit=1000, ascending=True).records
     # a day already derived after the export was staged (by hand, a backfill, `make demo`) is not asked again
     derived = context.instance.get_latest_storage_id_by_partition(
-        telegram_calls.key, DagsterEventType.ASSET_MATERIALIZATION) if records else {}
+        AssetKey(TELEGRAM_CALLS.name), DagsterEventType.ASSET_MATERIALIZATION) if records else {}
     for record in records:
         last_event = max(last_event or 0, record.storage_id)
         meta = record.asset_materialization.metadata if record.asset_materialization else {}
@@ -81,7 +65,7 @@ def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: Tele
             requests.append(RunRequest(
                 run_key=f"calls:{record.storage_id}:{first}:{last}",
                 job_name=calls_job.name,
-                tags={RANGE_START: first, RANGE_END: last, "quantbot/export": record.partition_key or ""},
+                tags={**range_tags(first, last), "quantbot/export": record.partition_key or ""},
             ))
 
     return SensorResult(
@@ -89,3 +73,14 @@ def telegram_inbox_sensor(context: SensorEvaluationContext, telegram_inbox: Tele
         dynamic_partitions_requests=[telegram_exports_partitions.build_add_request(new_keys)] if new_keys else [],
         cursor=json.dumps({"files": files, "event": last_event}),
     )
+
+
+def telegram_inbox_sensor(settings: Settings) -> SensorDefinition:
+    return sensor(
+        name="telegram_inbox_sensor",
+        jobs=[stage_export_job, calls_job],
+        minimum_interval_seconds=settings.sensor_interval_s,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Watches the inbox for Telegram exports; parses new or changed ones once and then "
+                    "materializes the telegram_calls days they touch.",
+    )(inbox_requests)

@@ -4,34 +4,29 @@ by workers on any machine that shares the broker, the Dagster instance (Postgres
     workspace: python_file: deploy/celery/celery_definitions.py (working_directory: the repo root)
     workers:   PYTHONPATH=.:deploy/celery celery -A dagster_celery.app worker -Q dagster
 
-Broker and result backend come from QUANTBOT_CELERY_BROKER / QUANTBOT_CELERY_BACKEND (defaults: the local
-RabbitMQ and Celery's rpc:// backend); workers read the same variables through dagster_celery_config.py.
+Broker and result backend come from QUANTBOT_CELERY_BROKER / QUANTBOT_CELERY_BACKEND (resources/settings.py;
+defaults: the local RabbitMQ and Celery's rpc:// backend); workers read the same through dagster_celery_config.py.
 """
 
-from __future__ import annotations
-
-import os
-
-from dagster import Definitions, define_asset_job
+import dagster as dg
 from dagster_celery import celery_executor
 
-import definitions as base
+from assets import build_definitions
+from resources.settings import Settings
 
-executor = celery_executor.configured({
-    "broker": os.environ.get("QUANTBOT_CELERY_BROKER", "pyamqp://guest:guest@127.0.0.1:5672//"),
-    "backend": os.environ.get("QUANTBOT_CELERY_BACKEND", "rpc://"),
-})
 
-# the day-partitioned stages as one job: a day range becomes one run whose steps run on the workers
-day_pipeline = define_asset_job("day_pipeline", selection=["telegram_calls", "raw_candles", "token_analytics"],
-                                executor_def=executor)
-
-# the same assets, checks, sensors and resources as the embedded location, with Celery as the executor
-defs = Definitions(assets=base.defs.assets, asset_checks=base.defs.asset_checks, sensors=base.defs.sensors,
-                   schedules=base.defs.schedules, resources=base.defs.resources, jobs=[day_pipeline],
-                   executor=executor)
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = Settings.from_env()
+    executor = celery_executor.configured({"broker": settings.celery_broker, "backend": settings.celery_backend})
+    # the day-partitioned stages as one job: a day range becomes one run whose steps run on the workers
+    day_pipeline = dg.define_asset_job(
+        "day_pipeline", selection=["telegram_calls", "raw_candles", "candle_ledger", "token_analytics"],
+        executor_def=executor)
+    # the same assets, checks, sensors and resources as the embedded location, with Celery as the executor
+    return dg.Definitions.merge(build_definitions(settings, executor=executor), dg.Definitions(jobs=[day_pipeline]))
 
 
 def day_pipeline_job():
     """Entry point for dagster.reconstructable: workers rebuild the job by importing this module."""
-    return defs.resolve_job_def("day_pipeline")
+    return defs().resolve_job_def("day_pipeline")

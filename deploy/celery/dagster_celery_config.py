@@ -1,7 +1,9 @@
-"""Picked up by dagster-celery's worker app (`celery -A dagster_celery.app worker`) when on PYTHONPATH."""
+"""Picked up by dagster-celery's worker app (`celery -A dagster_celery.app worker`) when on PYTHONPATH (with the
+repo root: the broker settings are read where every other setting is)."""
 
-import os
+from resources.settings import Settings
 
-broker_url = os.environ.get("QUANTBOT_CELERY_BROKER", "pyamqp://guest:guest@127.0.0.1:5672//")
-result_backend = os.environ.get("QUANTBOT_CELERY_BACKEND", "rpc://")
+_settings = Settings.from_env()
+broker_url = _settings.celery_broker
+result_backend = _settings.celery_backend
 worker_prefetch_multiplier = 1  # steps are long; do not let one worker hoard them

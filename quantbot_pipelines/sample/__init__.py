@@ -1,4 +1,4 @@
-"""Realistic Telegram exports for the demo, the tests and the ingest benchmark (issue 2, items 5 and 8).
+"""Realistic Telegram exports for the demo, the tests and the ingest benchmark.
 
 `write_sample_inbox` writes a small deterministic sample in both export formats; `write_large_json` and
 `write_large_html` stream exports of hundreds of MB with the same shape for benchmarks.

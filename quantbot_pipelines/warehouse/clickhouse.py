@@ -4,8 +4,8 @@
     ClickHouseWarehouse("chdb:///var/lib/quantbot/chdb")   # the same engine in process, no server
 
 One code path for both: `clickhouse_connect.get_client(dsn=...)` picks the HTTP or the chDB backend from the
-DSN scheme. Note: no current ClickHouse server can be installed on the build machines (Debian ships 18.16
-from 2018, too old for clickhouse-connect 1.12), so the chDB engine is the test path. chDB allows one process
+DSN scheme. Note: the Debian ClickHouse server package is 18.16 (from 2018), too old for
+clickhouse-connect, so the tests run the chDB engine. chDB allows one process
 per data folder at a time (a second process fails with `Error initializing EmbeddedServer`); threads of one
 process share it.
 

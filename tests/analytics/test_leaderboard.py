@@ -1,18 +1,15 @@
-"""Caller and token leaderboards: ranking, minimum calls, one lucky call, markdown and PNG."""
+"""Caller and token leaderboards: ranking, minimum calls, one lucky call (docs/semantics.md#leaderboard-scores)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 
 import polars as pl
 import pytest
 
 from quantbot_pipelines.analytics import (
-    ath_distribution_plot,
     caller_leaderboard,
-    caller_leaderboard_markdown,
     token_leaderboard,
 )
 from quantbot_pipelines.schemas import CALLER_LEADERBOARD, TOKEN_ANALYTICS, TOKEN_LEADERBOARD
@@ -120,26 +117,6 @@ def test_empty_board():
     a = analytics(rows("x", [2.0], status="no_entry"))
     board = caller_leaderboard(a)
     assert board.height == 0 and board.columns == CALLER_LEADERBOARD.columns
-    assert "no calls" in caller_leaderboard_markdown(board)
-
-
-def test_markdown_table_is_readable():
-    a = analytics(rows("steady", [2.5, 3, 1.2, 6, 2.2, 1.1]), rows("pipe|name", [1.1, 2.5], start=100))
-    md = caller_leaderboard_markdown(caller_leaderboard(a, min_calls=5), top=20)
-    lines = md.splitlines()
-    assert lines[0].startswith("| #") and "median time to 2x" in lines[0] and set(lines[1]) <= set("|-")
-    assert "| 1 | Steady | 6 | 67% | 17% | 0% | 2.35x | 2.67x | 0:20 |" in md
-    assert "Pipe\\|Name" in md  # pipes in names are escaped
-    assert all(line.count("|") - line.count("\\|") == 11 for line in lines)
-
-
-def test_ath_distribution_png():
-    a = analytics(rows("steady", [2.5, 3, 1.2, 6, 2.2, 1.1]), rows("meh", [1.1, 1.3], start=100))
-    png = ath_distribution_plot(a, ["steady", "meh", "nobody"])
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and 2_000 < len(png) < 300_000
-    from PIL import Image
-
-    assert Image.open(io.BytesIO(png)).size == (800, 450)
 
 
 def test_token_leaderboard_uses_the_first_call():

@@ -10,7 +10,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
 
 from assets.partitions import RANGE_END, RANGE_START
-from tests.support.pipeline import INTERVALS, make_resources
+from tests.support.pipeline import INTERVALS, make_definitions, make_resources
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def pipeline(tmp_path_factory):
     resources = make_resources(root)
     write_sample_inbox(root / "inbox")
     instance = DagsterInstance.ephemeral()
-    runs = materialize_pipeline(instance, resources, intervals=INTERVALS, log=lambda _: None)
+    runs = materialize_pipeline(instance, make_definitions(resources), log=lambda _: None)
     yield instance, resources, runs
     instance.dispose()
 
@@ -59,11 +59,28 @@ def test_every_stage_lands_rows(pipeline):
     board = wh.read("caller_leaderboard")
     assert board.filter(pl.col("rank") == 1).height == 1
 
-    trades = wh.read("simulation_trades")
+    trades = wh.read("simulation_results")
     strategies = sum(len(v) for v in _strategies(resources).values())
     assert trades.height == calls.height * strategies
     assert wh.read("strategy_leaderboard").height > 0
     assert wh.read("caller_strategy_leaderboard").height > 0
+
+
+def test_tables_match_the_recorded_digest(pipeline):
+    # every table of the sample, row for row, as recorded in tests/snapshots/demo_tables.json: a change that
+    # moves code must leave it alone; one that changes a figure updates it on purpose (UPDATE_SNAPSHOTS=1)
+    import json
+    import os
+    from pathlib import Path
+
+    from quantbot_pipelines.warehouse.digest import warehouse_digest
+
+    _instance, resources, _runs = pipeline
+    current = warehouse_digest(resources["warehouse"].get())
+    snapshot = Path(__file__).resolve().parent.parent / "snapshots" / "demo_tables.json"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        snapshot.write_text(json.dumps(current, indent=1) + "\n")
+    assert current == json.loads(snapshot.read_text())
 
 
 def _strategies(resources) -> dict:
@@ -81,7 +98,7 @@ def test_metadata_reads_well_in_the_ui(pipeline):
     preview = meta["preview"].value
     assert len(preview.records) == 10 and "caller_name" in [c.name for c in preview.schema.columns]
     board = _latest_metadata(instance, "caller_leaderboard")
-    assert board["leaderboard"].value.startswith("| # | caller |")
+    assert [c.name for c in board["leaderboard"].value.schema.columns][:2] == ["#", "caller"]
     assert board["ath_distribution"].value.startswith("![")
     strategy = _latest_metadata(instance, "strategy_leaderboard")
     assert "equity_curves" in strategy and "leaderboard" in strategy
@@ -101,11 +118,9 @@ def test_checks_pass_on_the_sample(pipeline):
 
 
 def _run_checks(resources, day: str):
-    from assets.analytics.checks import candle_coverage, candles_consistent
-    from assets.candles.assets import raw_candles
-
-    return materialize([raw_candles, candles_consistent, candle_coverage],
-                       selection=AssetSelection.checks(candles_consistent, candle_coverage),
+    defs = make_definitions(resources)
+    checks = [AssetCheckKey(AssetKey("raw_candles"), name) for name in ("candles_consistent", "candle_coverage")]
+    return materialize([*defs.assets, *defs.asset_checks], selection=AssetSelection.checks(*checks),
                        tags={RANGE_START: day, RANGE_END: day}, resources=resources,
                        instance=DagsterInstance.ephemeral(), raise_on_error=False)
 
@@ -132,14 +147,12 @@ def test_consistency_check_fails_on_broken_candles(tmp_path):
 
 def test_rerunning_candles_spends_no_requests_and_keeps_rows(pipeline):
     instance, resources, _ = pipeline
-    import definitions
-
     wh = resources["warehouse"].get()
     before = wh.read("raw_candles").sort("day", "chain", "address", "open_ts")
     days = sorted({str(d) for d in before.get_column("day").to_list()})
-    result = materialize(list(definitions.defs.assets), selection=["raw_candles"], instance=instance,
-                         resources=resources, tags={RANGE_START: days[0], RANGE_END: days[-1]})
-    metas = result.asset_materializations_for_node("raw_candles")
+    result = materialize(list(make_definitions(resources).assets), selection=["raw_candles", "candle_ledger"],
+                         instance=instance, resources=resources, tags={RANGE_START: days[0], RANGE_END: days[-1]})
+    metas = [m for m in result.asset_materializations_for_node("raw_candles") if m.asset_key == AssetKey("raw_candles")]
     assert metas and all(m.metadata["requests"].value == 0 for m in metas)
     after = wh.read("raw_candles").sort("day", "chain", "address", "open_ts")
     assert after.equals(before)

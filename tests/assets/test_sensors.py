@@ -9,7 +9,7 @@ import polars as pl
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
 
 from assets.partitions import RANGE_END, RANGE_START, strategy_files, telegram_exports_partitions
-from tests.support.pipeline import make_resources
+from tests.support.pipeline import make_definitions, make_resources
 
 
 def _tick(sensor, instance, resources, cursor):
@@ -30,25 +30,28 @@ def _apply_partition_requests(instance, result) -> None:
 def _assets_of(request) -> list[str]:
     if request.asset_selection:
         return [k.to_user_string() for k in request.asset_selection]
-    return {"stage_telegram_export": ["telegram_exports"], "derive_telegram_calls": ["telegram_calls"]}[
+    return {"stage_telegram_export": ["telegram_staged_calls", "telegram_quarantine"],
+            "derive_telegram_calls": ["telegram_calls"]}[
         request.job_name]
 
 
-def _execute(instance, resources, request) -> None:
-    import definitions
+def _sensor(resources, name: str):
+    return make_definitions(resources).get_sensor_def(name)
 
+
+def _execute(instance, resources, request) -> None:
     keys = _assets_of(request)
-    materialize(list(definitions.defs.assets), selection=keys, partition_key=request.partition_key,
+    materialize(list(make_definitions(resources).assets), selection=keys, partition_key=request.partition_key,
                 tags=dict(request.tags), instance=instance, resources=resources)
 
 
 def test_inbox_sensor_requests_exactly_the_touched_days(tmp_path):
-    from assets.telegram.sensors import telegram_inbox_sensor
     from quantbot_pipelines.sample import write_sample_inbox
 
     sample = tmp_path / "sample"
     write_sample_inbox(sample)
     resources = make_resources(tmp_path / "run", strategies=False)
+    telegram_inbox_sensor = _sensor(resources, "telegram_inbox_sensor")
     inbox = tmp_path / "run" / "inbox"
     instance = DagsterInstance.ephemeral()
     first, *others = sorted(p for p in sample.iterdir())
@@ -102,10 +105,10 @@ def test_inbox_sensor_requests_exactly_the_touched_days(tmp_path):
 
 
 def test_strategies_sensor_follows_the_folder(tmp_path):
-    from assets.simulation.sensors import strategies_sensor
     from quantbot_pipelines.schemas import TELEGRAM_CALLS
 
     resources = make_resources(tmp_path)
+    strategies_sensor = _sensor(resources, "strategies_sensor")
     wh = resources["warehouse"].get()
     for day in ("2025-09-01", "2025-09-02"):
         wh.write_partition(TELEGRAM_CALLS, {"day": dt.date.fromisoformat(day)}, pl.from_arrow(TELEGRAM_CALLS.empty()))
@@ -136,7 +139,7 @@ def test_strategies_sensor_follows_the_folder(tmp_path):
 
 
 def test_refresh_schedule_requests_only_incomplete_days(tmp_path):
-    from assets.ops.schedules import refresh_incomplete_windows
+    from assets.candles.schedules import refresh_incomplete_windows
     from quantbot_pipelines.schemas import TOKEN_ANALYTICS
 
     resources = make_resources(tmp_path, strategies=False)
@@ -156,4 +159,4 @@ def test_refresh_schedule_requests_only_incomplete_days(tmp_path):
     data = refresh_incomplete_windows.evaluate_tick(context)
     ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in data.run_requests]
     assert ranges == [("2025-10-10", "2025-10-10"), ("2025-10-12", "2025-10-12")]
-    assert [k.to_user_string() for k in data.run_requests[0].asset_selection] == ["raw_candles"]
+    assert [k.to_user_string() for k in data.run_requests[0].asset_selection] == ["raw_candles", "candle_ledger"]

@@ -150,8 +150,9 @@ def test_pipeline_through_the_webserver(dagster_dev):
     nodes = dagster.gql("{ assetNodes { assetKey { path } isPartitioned partitionDefinition { dimensionTypes "
                         "{ name } } assetChecksOrError { ... on AssetChecks { checks { name } } } } }")["assetNodes"]
     graph = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-    for name in ["telegram_exports", *STAGES]:
+    for name in ["telegram_staged_calls", "telegram_quarantine", "candle_ledger", *STAGES]:
         assert graph[name]["isPartitioned"], name
+    assert "run_failures" in graph  # written by a sensor, still in the graph
     for name in ROLLUPS:
         assert not graph[name]["isPartitioned"], name
     assert [d["name"] for d in graph["simulation_results"]["partitionDefinition"]["dimensionTypes"]] == \
@@ -171,13 +172,13 @@ def test_pipeline_through_the_webserver(dagster_dev):
     assert calls.height > 50 and calls.get_column("day").n_unique() > 5
     assert wh.read("token_analytics").height == calls.height
     assert wh.read("caller_leaderboard").height > 0
-    dagster.wait_idle(["telegram_exports"], after_ms=server_ms, timeout=180)
+    dagster.wait_idle(["telegram_staged_calls"], after_ms=server_ms, timeout=180)
     assert dagster.materialized("telegram_calls", server_ms) == []
 
     # 3. a new export: exactly the days it touches, in every stage
     dropped_ms = int(time.time() * 1000)
     shutil.copytree(next_export, data / "inbox" / next_export.name)
-    dagster.wait_idle(["telegram_exports", "telegram_calls", "token_analytics", "simulation_results"],
+    dagster.wait_idle(["telegram_staged_calls", "telegram_calls", "token_analytics", "simulation_results"],
                       after_ms=dropped_ms, timeout=420)
     after_calls = wh.read("telegram_calls")
     changed = _changed_days(calls, after_calls)
@@ -197,7 +198,7 @@ def test_pipeline_through_the_webserver(dagster_dev):
         "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
         p={"partitionsByAssets": [{"assetKey": {"path": [a]}, "partitions": {"range": {"start": days[0],
                                                                                        "end": days[-1]}}}
-                                  for a in ("raw_candles", "token_analytics")],
+                                  for a in ("raw_candles", "candle_ledger", "token_analytics")],
            "title": "e2e backfill"})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     deadline, status = time.time() + 300, None

@@ -17,7 +17,7 @@ from dagster import DagsterInstance, execute_job, materialize, reconstructable
 
 from assets.partitions import RANGE_END, RANGE_START
 from tests.ops.conftest import REPO
-from tests.support.pipeline import make_resources
+from tests.support.pipeline import make_definitions, make_resources
 
 CELERY_DIR = REPO / "deploy" / "celery"
 TABLES = ("telegram_calls", "raw_candles", "token_analytics")
@@ -104,10 +104,8 @@ def test_celery_run_equals_in_process_run(tmp_path, pg_home, celery_workers, mon
     # the same day range in process, on a warehouse of its own
     local_root = tmp_path / "local"
     assert _stage_sample(local_root) == days
-    import definitions
-
     local = make_resources(local_root)
-    materialize(list(definitions.defs.assets), selection=list(TABLES), tags=tags, resources=local,
+    materialize(list(make_definitions(local).assets), selection=[*TABLES, "candle_ledger"], tags=tags, resources=local,
                 instance=DagsterInstance.ephemeral())
 
     monkeypatch.setenv("DAGSTER_HOME", str(pg_home))

@@ -12,9 +12,9 @@ from tests.ops.conftest import PG
 
 def test_partitioned_runs_land_in_postgres(tmp_path, pg_home, pg_database, resources):
     from assets.partitions import RANGE_END, RANGE_START, telegram_exports_partitions
-    from assets.telegram import telegram_calls, telegram_exports
     from quantbot_pipelines.sample import write_sample_inbox
     from quantbot_pipelines.telegram.staging import inbox_exports
+    from tests.support.pipeline import make_definitions
 
     home = pg_home
     sample = tmp_path / "sample"
@@ -25,11 +25,14 @@ def test_partitioned_runs_land_in_postgres(tmp_path, pg_home, pg_database, resou
 
     with DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(telegram_exports_partitions.name, [key])
-        staged = materialize([telegram_exports, telegram_calls], selection=[telegram_exports.key],
+        assets = list(make_definitions(resources).assets)
+        staged = materialize(assets, selection=["telegram_staged_calls", "telegram_quarantine"],
                              partition_key=key, instance=instance, resources=resources)
-        days = staged.asset_materializations_for_node("telegram_exports")[0].metadata["affected_days"].value
+        (meta,) = [m.metadata for m in staged.asset_materializations_for_node("telegram_exports")
+                   if m.asset_key == AssetKey("telegram_staged_calls")]
+        days = meta["affected_days"].value
         assert days
-        calls = materialize([telegram_exports, telegram_calls], selection=[telegram_calls.key], instance=instance,
+        calls = materialize(assets, selection=["telegram_calls"], instance=instance,
                             resources=resources, tags={RANGE_START: days[0], RANGE_END: days[-1]})
         assert calls.success
 

@@ -1,5 +1,5 @@
-"""Leaderboards, markdown and equity curve over hand-made trades (docs/semantics.md,
-"Rollups")."""
+"""Strategy and caller x strategy boards over hand-made trades (docs/semantics.md#rollups,
+#leaderboard-scores)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from quantbot_pipelines.schemas import CALLER_STRATEGY_LEADERBOARD, STRATEGY_LEA
 from quantbot_pipelines.simulation import (
     MIN_CALLER_TRADES,
     caller_strategy_leaderboard,
-    equity_curve_plot,
-    leaderboard_markdown,
     strategy_leaderboard,
 )
 
@@ -51,7 +49,7 @@ def test_strategy_leaderboard_figures():
     assert a["rank"] == 1 and a["trades"] == 3
     assert a["win_rate"] == pytest.approx(2 / 3) and a["mean_return"] == pytest.approx(0.7 / 3)
     assert a["median_return"] == pytest.approx(0.2) and a["profit_factor"] == pytest.approx(1.2 / 0.5)
-    assert a["total_return"] == pytest.approx(0.7 / 3) and a["worst_trade"] == -0.5 and a["best_trade"] == 1.0
+    assert a["worst_trade"] == -0.5 and a["best_trade"] == 1.0
     assert json.loads(a["exit_reason_shares"]) == pytest.approx(
         {"stop_loss": 1 / 3, "take_profit": 1 / 3, "time_exit": 1 / 3})
     assert a["incomplete_trades"] == 1
@@ -78,19 +76,3 @@ def test_caller_board_needs_the_minimum_and_beats_one_lucky_call():
     assert ranks == {"steady": 1, "lucky": 2, "new": None}
     assert board.filter(pl.col("caller_id") == "steady")["caller_name"][0] == "STEADY"
     CALLER_STRATEGY_LEADERBOARD.conform(board.to_arrow())
-
-
-def test_markdown_shows_percent_for_both_boards():
-    md = leaderboard_markdown(strategy_leaderboard(trades(ROWS)))
-    assert md.splitlines()[0].startswith("| rank | strategy |") and "+23.3%" in md and "-50.0%" in md
-    cmd = leaderboard_markdown(caller_strategy_leaderboard(trades(ROWS)), top=1)
-    assert "| caller |" in cmd.splitlines()[0] and "more rows not shown" in cmd
-    assert leaderboard_markdown(strategy_leaderboard(trades(ROWS)).head(0)) == "_no trades yet_"
-
-
-def test_equity_curve_is_a_png_of_the_expected_size():
-    png = equity_curve_plot(trades(ROWS), ["a", "b", "missing"])
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert (width, height) == (800, 450)
-    assert equity_curve_plot(trades(ROWS).head(0), ["a"])[:4] == b"\x89PNG"

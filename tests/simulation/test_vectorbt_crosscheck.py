@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantbot_pipelines.paths import Paths
+from quantbot_pipelines.backtest import CallWindows, ExitReason
 from quantbot_pipelines.simulation import Strategy
-from quantbot_pipelines.simulation.engine import REASONS, run_block, strategy_arrays
+from quantbot_pipelines.simulation.engine import run_block, strategy_arrays
 
 vbt = pytest.importorskip("vectorbt")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
@@ -41,11 +41,12 @@ def ours(o, h, lo, c, strategy: Strategy):
     calls, bars = o.shape
     ts = np.tile(np.arange(bars, dtype=np.int64) * 60, calls)
     start = np.arange(calls, dtype=np.int64) * bars
-    paths = Paths(ts=ts, open=o.ravel(), high=h.ravel(), low=lo.ravel(), close=c.ravel(), start=start,
-                  stop=start + bars, entry_ts=np.zeros(calls, np.int64), entry_price=o[:, 0].copy(),
-                  status=np.array(["ok"] * calls, dtype=object))
+    paths = CallWindows(ts_raw=ts, per=1, open=o.ravel(), high=h.ravel(), low=lo.ravel(), close=c.ravel(),
+                        start=start, stop=start + bars, entry_ts=np.zeros(calls, np.int64),
+                        entry_price=o[:, 0].copy(), ok=np.ones(calls, bool), has_any=np.ones(calls, bool),
+                        last_ts=np.full(calls, (bars - 1) * 60, np.int64))
     t = run_block(paths, strategy_arrays([strategy]), strategy.horizon_s, 0, calls)
-    return t.exit_i - start, t.net_multiple, np.array([REASONS[r] for r in t.reason])
+    return t.exit_i - start, t.net_multiple, np.array([ExitReason(r).label for r in t.reason])
 
 
 def theirs(o, h, lo, c, **kw):

@@ -1,10 +1,14 @@
-"""The code location's resources on a temporary folder: warehouse, inbox, strategies (a copy of strategies/)."""
+"""The code location on a temporary folder: settings, resources (warehouse, inbox, strategies: a copy of
+strategies/) and the definitions built from them, without touching the process environment."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+from dagster import Definitions
+
+from assets import build_definitions
 from resources import (
     AlertResource,
     CandleSourceResource,
@@ -12,9 +16,10 @@ from resources import (
     TelegramInboxResource,
     WarehouseResource,
 )
-from resources.settings import REPO_ROOT, SETTINGS
+from resources.settings import REPO_ROOT, Settings
 
-INTERVALS = SETTINGS.intervals
+DEFAULTS = Settings.from_env({})
+INTERVALS = DEFAULTS.intervals
 
 
 def make_resources(root: Path, *, warehouse_url: str | None = None, strategies: bool = True) -> dict:
@@ -29,3 +34,8 @@ def make_resources(root: Path, *, warehouse_url: str | None = None, strategies: 
         "strategies": StrategyFolderResource(folder=str(root / "strategies")),
         "alerts": AlertResource(),
     }
+
+
+def make_definitions(resources: dict, env: dict[str, str] | None = None) -> Definitions:
+    """The definitions as the code location builds them, from `env` (default: no variables set)."""
+    return build_definitions(Settings.from_env(env or {}), resources=resources)

@@ -1,0 +1,84 @@
+"""Leaderboards as a reader sees them: best first, numbers formatted (percent, multiples, h:mm), as DataFrames
+of strings that the metadata tables, the demo and a notebook show as they are. The boards themselves (numbers,
+ranks) are built by the library; this module only chooses columns and formats them."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import polars as pl
+
+
+def _hmm(seconds) -> str:
+    if seconds is None or math.isnan(seconds):
+        return ""
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _share(x) -> str:
+    return "" if x is None else f"{100 * x:.0f}%"
+
+
+def _multiple(x) -> str:
+    return "" if x is None else (f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x")
+
+
+def _signed_pct(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return f"{x * 100:+.1f}%"
+
+
+def _profit_factor(pf) -> str:
+    return "" if pf is None else ("∞" if math.isinf(pf) else f"{pf:.2f}")
+
+
+def _top_exits(shares: str | None) -> str:
+    if not shares:
+        return ""
+    items = sorted(json.loads(shares).items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v * 100:.0f}%" for k, v in items[:3])
+
+
+def _strings(rows: list[list[str]], columns: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+
+
+CALLER_COLUMNS = ["#", "caller", "calls", "2x", "5x", "10x", "median ATH", "mean ATH", "median time to 2x", "score"]
+
+
+def caller_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
+    """The top ranked callers (unranked ones fill up when fewer are ranked); docs/semantics.md#leaderboard-scores."""
+    rows = board.sort(pl.col("rank").is_null(), "rank", pl.col("score"),
+                      descending=[False, False, True], nulls_last=True).head(top)
+    return _strings([[
+        "" if r["rank"] is None else str(r["rank"]),
+        (r["caller_name"] or r["caller_id"]).replace("\n", " "),
+        str(r["calls"]),
+        _share(r["hit_rate_2x"]), _share(r["hit_rate_5x"]), _share(r["hit_rate_10x"]),
+        _multiple(r["median_ath_multiple"]), _multiple(r["mean_ath_multiple"]),
+        _hmm(r["median_time_to_2x_s"]),
+        "" if r["score"] is None else f"{r['score']:.3f}",
+    ] for r in rows.iter_rows(named=True)], CALLER_COLUMNS)
+
+
+def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
+    """Either strategy board (per strategy, or per caller x strategy), best first; returns in percent."""
+    has_caller = "caller_id" in board.columns
+    columns = ["rank", "strategy"] + (["caller"] if has_caller else []) + [
+        "trades", "win rate", "mean", "median", "profit factor", "worst", "best", "exits", "incomplete"]
+    rows = board.sort(["rank", "mean_return"], descending=[False, True], nulls_last=True).head(top)
+    out = []
+    for r in rows.iter_rows(named=True):
+        cells = [str(r["rank"]) if r["rank"] is not None else "–", r["strategy"]]
+        if has_caller:
+            cells.append(r.get("caller_name") or r["caller_id"])
+        cells += [str(r["trades"]),
+                  f"{r['win_rate'] * 100:.0f}%" if r["win_rate"] is not None else "",
+                  _signed_pct(r["mean_return"]), _signed_pct(r["median_return"]), _profit_factor(r["profit_factor"]),
+                  _signed_pct(r["worst_trade"]), _signed_pct(r["best_trade"]),
+                  _top_exits(r["exit_reason_shares"]), str(r["incomplete_trades"] or 0)]
+        out.append(cells)
+    return _strings(out, columns)

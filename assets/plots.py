@@ -1,0 +1,84 @@
+"""PNG plots for the Dagster UI's metadata (matplotlib, Agg backend: no display needed).
+
+The equity curve is the equal-sized, non-compounding book of docs/semantics.md#rollups: capital split equally
+over the strategy's trades, each trade's net return booked at its exit time, so the curve ends at the
+strategy's mean return.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+
+from quantbot_pipelines.simulation import book_trades
+
+
+def ath_distribution_plot(analytics: pl.DataFrame, caller_ids: list[str]) -> bytes:
+    """ATH multiples (non-repeat calls with an entry) per caller: box plots, calls on top, log scale."""
+    a = analytics.filter(
+        (pl.col("status") == "ok")
+        & ~pl.col("repeat").fill_null(False)
+        & pl.col("caller_id").is_in(caller_ids)
+    )
+    data, labels = [], []
+    for cid in caller_ids:
+        rows = a.filter(pl.col("caller_id") == cid)
+        vals = rows.get_column("ath_multiple").drop_nulls().to_numpy()
+        name = rows.get_column("caller_name").drop_nulls()
+        labels.append(f"{(name[-1] if name.len() else cid)[:18]}\n(n={len(vals)})")
+        data.append(np.maximum(vals, 1e-3) if len(vals) else np.array([np.nan]))
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    try:
+        ax.boxplot(data, showfliers=False, whis=(5, 95))
+        rng = np.random.default_rng(0)
+        for i, vals in enumerate(data, start=1):
+            ax.scatter(i + rng.uniform(-0.15, 0.15, len(vals)), vals, s=8, alpha=0.5)
+        ax.set_yscale("log")
+        ax.axhline(2.0, color="grey", lw=0.8, ls="--")
+        ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
+        ax.set_ylabel("ATH multiple (log)")
+        ax.set_title("ATH multiple after entry, top callers")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def equity_curve_plot(trades: pl.DataFrame, strategies: list[str]) -> bytes:
+    """PNG (800x450) of the cumulative book return (%) over exit time, one line per strategy."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    try:
+        t = book_trades(trades).filter(pl.col("exit_ts").is_not_null())
+        drawn = 0
+        for name in strategies:
+            s = t.filter(pl.col("strategy") == name).sort("exit_ts", "net_return")
+            if s.height == 0:
+                continue
+            curve = s.select("exit_ts", (pl.col("net_return").cum_sum() / s.height * 100).alias("book"))
+            ax.step(curve["exit_ts"].to_list(), curve["book"].to_list(), where="post",
+                    label=f"{name} ({s.height} trades)", linewidth=1.4)
+            drawn += 1
+        if not drawn:
+            ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_title("Equal-size book, after fees and slippage")
+        ax.set_xlabel("exit time (UTC)")
+        ax.set_ylabel("cumulative return of the book, %")
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=7, loc="best")
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
