@@ -15,7 +15,9 @@ from dagster import (
     AssetSelection,
     AutomationCondition,
     AutomationConditionSensorDefinition,
+    BackfillPolicy,
     DefaultSensorStatus,
+    asset,
 )
 
 from resources.settings import Settings
@@ -38,6 +40,19 @@ follows_any_update = (
     & ~AutomationCondition.in_progress()
 ).with_label("follows_any_update")
 
+
+
+def day_stage(**asset_args):
+    """`@asset` of a day-partitioned stage: a day range is one run (single-run backfills), and a day re-runs
+    when one of its own inputs was updated."""
+    return asset(backfill_policy=BackfillPolicy.single_run(), automation_condition=follows_updated_days,
+                 **asset_args)
+
+
+def leaderboard(*, deps: list[str], description: str):
+    """`@asset` of a board over every partition of its input, rebuilt once per wave of updates."""
+    return asset(deps=deps, automation_condition=follows_any_update, group_name="leaderboards", kinds={"polars"},
+                 description=description)
 
 
 def automation_sensor(settings: Settings) -> AutomationConditionSensorDefinition:

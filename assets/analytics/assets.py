@@ -10,16 +10,14 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
-    asset,
 )
 from pydantic import Field
 
-from assets.automation import follows_any_update, follows_updated_days
+from assets.automation import day_stage, leaderboard
 from assets.boards import caller_board_view
 from assets.metadata import image, related, table, timed
 from assets.plots import ath_distribution_plot
@@ -49,12 +47,10 @@ from resources.warehouse import WarehouseResource
 def aggregated_candles(days: PartitionsDefinition, interval: str) -> AssetsDefinition:
     """One asset per interval of the settings (QUANTBOT_INTERVALS)."""
 
-    @asset(
+    @day_stage(
         key=[AGGREGATED_CANDLES.name, interval],
         partitions_def=days,
         deps=[RAW_CANDLES.name],
-        backfill_policy=BackfillPolicy.single_run(),
-        automation_condition=follows_updated_days,
         group_name="analytics",
         kinds={"polars", "parquet"},
         description=f"raw_candles rolled up to {interval} (first open, max high, min low, last close, summed "
@@ -115,12 +111,10 @@ def _token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
 
 
 def token_analytics(days: PartitionsDefinition) -> AssetsDefinition:
-    return asset(
+    return day_stage(
         name=TOKEN_ANALYTICS.name,
         partitions_def=days,
         deps=[TELEGRAM_CALLS.name, RAW_CANDLES.name, CANDLE_LEDGER.name],
-        backfill_policy=BackfillPolicy.single_run(),
-        automation_condition=follows_updated_days,
         group_name="analytics",
         kinds={"numba", "parquet"},
         description="One row per call: entry, ATH multiple and time, time to 1.5/2/3/5/10x, minimum multiple, "
@@ -135,11 +129,8 @@ class LeaderboardConfig(Config):
     include_repeats: bool = Field(default=False, description="count repeat calls too")
 
 
-@asset(
+@leaderboard(
     deps=[TOKEN_ANALYTICS.name],
-    automation_condition=follows_any_update,
-    group_name="leaderboards",
-    kinds={"polars"},
     description="Callers ranked by a confidence-adjusted score over their non-repeat calls (definition: "
                 "docs/semantics.md#leaderboard-scores), with hit rates, median and mean ATH multiple."
                 + related("token_analytics", "caller_strategy_leaderboard"),
@@ -161,11 +152,8 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
     return MaterializeResult(metadata=meta)
 
 
-@asset(
+@leaderboard(
     deps=[TOKEN_ANALYTICS.name],
-    automation_condition=follows_any_update,
-    group_name="leaderboards",
-    kinds={"polars"},
     description="Tokens by how far they ran after their first call." + related("token_analytics"),
 )
 @timed

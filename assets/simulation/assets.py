@@ -12,15 +12,13 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
-    asset,
 )
 
-from assets.automation import follows_any_update, follows_updated_days
+from assets.automation import day_stage, leaderboard
 from assets.boards import strategy_board_view
 from assets.metadata import image, related, table, timed
 from assets.partitions import day_and_strategy
@@ -83,12 +81,10 @@ def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseReso
 
 
 def simulation_results(day_x_strategy: PartitionsDefinition) -> AssetsDefinition:
-    return asset(
+    return day_stage(
         name=SIMULATION_RESULTS.name,
         partitions_def=day_x_strategy,
         deps=[TELEGRAM_CALLS.name, RAW_CANDLES.name, TOKEN_ANALYTICS.name],
-        backfill_policy=BackfillPolicy.single_run(),
-        automation_condition=follows_updated_days,
         group_name="simulation",
         kinds={"numba", "parquet"},
         description="One simulated trade per (call, strategy) for the strategies of one file in strategies/: "
@@ -107,11 +103,8 @@ def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
         "entry_ts", "entry_price", "net_multiple", "fills"])
 
 
-@asset(
+@leaderboard(
     deps=[SIMULATION_RESULTS.name],
-    automation_condition=follows_any_update,
-    group_name="leaderboards",
-    kinds={"polars"},
     description="Exit strategies ranked over all simulated trades (repeats excluded): trades, win rate, mean and "
                 "median return (the mean is the result of an equal-sized book), profit factor, worst trade, exit "
                 "reasons. Definitions: docs/semantics.md#rollups."
@@ -131,11 +124,8 @@ def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolde
     return MaterializeResult(metadata=meta)
 
 
-@asset(
+@leaderboard(
     deps=[SIMULATION_RESULTS.name],
-    automation_condition=follows_any_update,
-    group_name="leaderboards",
-    kinds={"polars"},
     description="Every caller under every strategy: which exit rule suits whom."
     + related("strategy_leaderboard", "caller_leaderboard"),
 )
