@@ -32,7 +32,10 @@ def machine() -> str:
 def write_section(name: str, title: str, body: str) -> None:
     """Replace (or append) the section `name` of docs/benchmarks.md."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = (f"<!-- bench:{name} -->\n## {title}\n\nRun {stamp} on {machine()}.\n\n{body.strip()}\n"
+    # the machine may be shared: say how busy it was (1-minute load average when the figures were written)
+    load = os.getloadavg()[0]
+    section = (f"<!-- bench:{name} -->\n## {title}\n\nRun {stamp} on {machine()}; load average {load:.2f}.\n\n"
+               f"{body.strip()}\n"
                f"<!-- /bench:{name} -->\n")
     text = DOC.read_text() if DOC.exists() else HEADER
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n?", re.DOTALL)
