@@ -10,6 +10,10 @@ match (or holds undecodable bytes) are parsed and walked with selectolax (lexbor
 both paths give the same rows. The sender of a `joined` message is carried forward, also across files; card
 replies are resolved for the whole folder at the end (calls.CallBuilder), so a card may sit in another file
 than its call.
+
+A file that does not end in `</html>` was cut short: it is read up to its last complete message (both paths
+get the same bytes; lexbor would otherwise close the cut message and read half a text), and one `truncated`
+quarantine row names the cut message with its bytes, or the file when the cut falls after a whole message.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ _TAG_RE = re.compile(r"<[^>]+>")
 _HREF_RE = re.compile(r'href="([^"]*)"')
 _CODE_RE = re.compile(r"<(?:code|pre)[^>]*>(.*?)</(?:code|pre)>", re.DOTALL)
 _REPLY_RE = re.compile(r"go_to_message(-?\d+)")
+_DIV_TAG_RE = re.compile(rb"<(/?)div[\s>]")
+_MSG_ID_RE = re.compile(rb'id="message(-?\d+)"')
 _DATE_RE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\s*UTC([+-])(\d{1,2}):(\d{2}))?")
 
 
@@ -46,7 +52,7 @@ def html_parts(folder: Path) -> list[Path]:
     return [p for _, p in sorted(parts)]
 
 
-_MONTH_DAYS: dict[tuple[int, int], int] = {}  # (year, month) -> epoch day of its 1st
+_MONTH_DAYS: dict[tuple[int, int], tuple[int, int]] = {}  # (year, month) -> (epoch day of its 1st, days)
 
 
 def html_ts(title: str | None, tz) -> tuple[int | None, str | None]:
@@ -61,10 +67,14 @@ def html_ts(title: str | None, tz) -> tuple[int | None, str | None]:
     try:
         if sign:
             off = (int(oh) * 3600 + int(om) * 60) * (1 if sign == "+" else -1)
-            # calendar.timegm, with the month's first day looked up once (it raises for a bad year/month too)
-            first = _MONTH_DAYS.get((y, mo))
-            if first is None:
-                first = _MONTH_DAYS[y, mo] = calendar.timegm((y, mo, 1, 0, 0, 0)) // 86400
+            # calendar.timegm, with the month looked up once (monthrange raises for a bad year/month too)
+            month = _MONTH_DAYS.get((y, mo))
+            if month is None:
+                month = _MONTH_DAYS[y, mo] = (calendar.timegm((y, mo, 1, 0, 0, 0)) // 86400,
+                                              calendar.monthrange(y, mo)[1])
+            first, ndays = month
+            if d < 1 or d > ndays or h > 23 or mi > 59 or s > 59:  # 31.02. must not roll into March
+                return None, "bad_date"
             return (first + d - 1) * 86400 + h * 3600 + mi * 60 + s - off, None
         if tz is None:
             return None, "no_timezone"
@@ -109,14 +119,21 @@ def parse_html_folder(folder: Path, builder: CallBuilder, tz, *, fast: bool = Tr
             builder.add_quarantine(str(part), None, None, None, "missing_parts", f"{part}: empty file", None,
                                    raw_bytes=0)
             continue
+        cut = _cut_tail(data)
+        if cut is not None:
+            whole = data
+            data = data[:cut[0]]
+            if runs is not None:
+                runs = runs[runs < cut[0]]
         doc = None
         try:
             if not valid:  # the numba check said no (or was not run): the decoder names the bad byte
                 data.decode("utf-8")
         except UnicodeDecodeError as exc:
             builder.add_quarantine(str(part), None, None, None, "invalid_utf8",
-                                   f"{part}: invalid UTF-8 at byte {exc.start}; undecodable bytes replaced, "
-                                   "the rest of the file parsed", data[max(0, exc.start - 2048):exc.start + 2048],
+                                   f"{part}: invalid UTF-8 at byte offset {exc.start} of the file"
+                                   f"{_in_message(data, exc.start)}; undecodable bytes replaced, the rest of "
+                                   "the file parsed", data[max(0, exc.start - 2048):exc.start + 2048],
                                    raw_bytes=len(data))
             doc = data.decode("utf-8", "replace")
         readable += 1
@@ -125,8 +142,62 @@ def parse_html_folder(folder: Path, builder: CallBuilder, tz, *, fast: bool = Tr
         else:
             _parse_part_full(doc if doc is not None else data.decode("utf-8"), str(part), folder, builder, tz,
                              state)
+        if cut is not None:
+            _truncated(whole, cut[1], cut[2], str(part), state, builder)
     if not readable:
         raise ValueError(f"{folder}: every messages*.html file is empty")
+
+
+def _cut_tail(data: bytes) -> tuple[int, int | None, int | None] | None:
+    """None when the file ends like every Telegram page (`</html>`). Otherwise (keep, start, mid): the bytes
+    before `keep` hold every complete message; `start` is where the message the file ends in begins (None
+    when the last message is whole) and `mid` its id (None when even its start tag is cut)."""
+    tail = data[-4096:].rstrip() or data.rstrip()  # the whole file only when its end is all whitespace
+    if tail[-7:].lower() == b"</html>":
+        return None
+    j = data.rfind(b'class="message ')
+    s = data.rfind(b"<div", 0, j) if j >= 0 else -1
+    if s < 0:  # cut before the first message
+        return len(data), None, None
+    tag_end = data.find(b">", j)
+    m = _MSG_ID_RE.search(data, s, tag_end if tag_end >= 0 else len(data))
+    mid = int(m.group(1)) if m else None
+    if tag_end < 0:
+        return s, s, mid
+    depth = 0
+    for t in _DIV_TAG_RE.finditer(data, s):
+        depth += -1 if t.group(1) else 1
+        if depth == 0:  # the message's own </div>: it is whole
+            return t.end(), None, None
+    return s, s, mid
+
+
+def _truncated(data: bytes, start: int | None, mid: int | None, src: str, state: dict,
+               builder: CallBuilder) -> None:
+    chat = state["chat"].name if state["chat"] is not None else None
+    if start is None:
+        builder.add_quarantine(src, chat, None, None, "truncated",
+                               f"{src}: file ends before </html> ({len(data)} bytes) after its last whole message; "
+                               "every message before the cut was parsed", None, raw_bytes=0)
+    else:
+        builder.add_quarantine(src, chat, mid, None, "truncated",
+                               f"{src}: file ends inside message {mid if mid is not None else '?'} (byte {start}); "
+                               "the messages before it were parsed", data[start:])
+        # a `joined` message opening the next part continues this one's sender: keep it when it is all there
+        j = data.find(_FROM, start)
+        if j >= 0 and b"service" not in data[start:data.find(b">", start)] and data.find(_FWD, start, j) < 0:
+            a = j + len(_FROM)
+            e = data.find(b"<", a)
+            name = data[a:e].decode("utf-8", "replace").strip() if e >= 0 else ""
+            if name:
+                state["sender"] = html.unescape(name) if "&" in name else name
+
+
+def _in_message(data: bytes, at: int) -> str:
+    """' (in message N)' for the message block holding byte `at`, '' before the first message."""
+    j = data.rfind(b'id="message', 0, at)
+    m = _MSG_ID_RE.match(data, j) if j >= 0 else None
+    return f" (in message {int(m.group(1))})" if m else ""
 
 
 def _read_ahead(parts: list[Path], fast: bool):
@@ -309,6 +380,12 @@ def _message(node, cls: str, sender: str | None, chat: Chat, src: str, builder: 
                         inner = sub.inner_html
             elif "bot_buttons" in c or child.tag == "table":
                 extra_hrefs += _HREF_RE.findall(child.html or "")
+    else:  # no div.body: its text is still looked for (as the fast path does), so the message is reported
+        for child in node.traverse():
+            if child.tag == "div" and _classes(child) == "text":
+                inner = child.inner_html
+                break
+        extra_hrefs = [h for t in node.css("table.bot_buttons_table") for h in _HREF_RE.findall(t.html or "")]
     _emit(mid, ident, body is not None, title, reply, inner, fwd, extra_hrefs, sender, chat, src, builder, tz,
           lambda: node.html)
 
@@ -353,23 +430,31 @@ def _message_raw(block: str, mid: int, sender: str | None, chat: Chat, src: str,
             extra_hrefs += _HREF_RE.findall(table)
     has_body = '<div class="body">' in block
     _emit(mid, f"message{mid}", has_body, title, reply, inner, fwd, extra_hrefs, sender, chat, src, builder, tz,
-          lambda: block)
+          lambda: _markup(block))
+
+
+def _markup(block: str) -> str:
+    """A message's markup for its quarantine row as the lexbor walk gives it (`node.html`: re-serialised,
+    without the whitespace and closing tags after it), so both paths keep the same raw."""
+    node = LexborHTMLParser(block).css_first("div.message")
+    return node.html if node is not None else block
 
 
 def _emit(mid, ident, has_body, title, reply, inner, fwd, extra_hrefs, sender, chat: Chat, src: str,
           builder: CallBuilder, tz, raw) -> None:
     if inner is None or not has_candidate(inner) and not extra_hrefs:
         return
-    if len(inner) > MAX_MESSAGE_BYTES:
+    text, hrefs, codes = _text_of(inner)
+    # measured on the text: the markup differs between the paths (lexbor re-serialises entities)
+    if len(text) > MAX_MESSAGE_BYTES:
         builder.add_quarantine(src, chat.name, mid, None, "oversized",
-                               f"{src}: message {mid} has {len(inner)} characters of text "
-                               f"(limit {MAX_MESSAGE_BYTES})", inner)
+                               f"{src}: message {mid} has {len(text)} characters of text "
+                               f"(limit {MAX_MESSAGE_BYTES})", raw())
         return
     if mid is None or not has_body:
         builder.add_quarantine(src, chat.name, mid, None, "missing_parts",
                                f"{src}: message {ident or '?'} lacks its id or body", raw())
         return
-    text, hrefs, codes = _text_of(inner)
     hrefs += [html.unescape(h) for h in extra_hrefs]
     bot = builder.bot_of(sender)
     if bot:
@@ -380,4 +465,5 @@ def _emit(mid, ident, has_body, title, reply, inner, fwd, extra_hrefs, sender, c
         problem = "missing_parts"
     builder.add_message(chat, mid=mid, ts=ts, ts_problem=problem,
                         caller_id=f"name:{sender}" if sender else None, caller_name=sender, text=text,
-                        hrefs=hrefs, forwarded_from=fwd, source_file=src, raw=raw())
+                        hrefs=hrefs, forwarded_from=fwd, source_file=src,
+                        raw=raw() if ts is None else None)  # only a quarantine row keeps it

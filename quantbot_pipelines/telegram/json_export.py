@@ -8,6 +8,13 @@ own. Only those messages are decoded (orjson, from a zero-copy view, without the
 text) and handed to `CallBuilder.add_json_message`; the rest are only counted. A message that spans the chunk
 end is rescanned with the next chunk (the scanner rolls back to its first byte). Reading and scanning run in
 a thread of their own (numba releases the GIL), so they overlap with decoding on a second core.
+
+One bad message never costs the others: a candidate message nested deeper than `MAX_DEPTH` (`too_deep`),
+over `MAX_MESSAGE_BYTES` (`oversized`), not UTF-8 (`invalid_utf8`, with the offset of the first bad byte) or
+not JSON (`invalid_json`) becomes a quarantine row naming its id and byte offset, and the messages after it
+are read as usual. The scanner finds a message's end by its brackets and strings, so a broken object is cut
+off cleanly as long as those balance. A file cut short gives one `truncated` row: the cut message's, or the
+file's when the cut falls between messages.
 """
 
 from __future__ import annotations
@@ -21,15 +28,16 @@ import numpy as np
 
 from quantbot_pipelines.telegram.scan_nb import (
     BYTE_CLASSES,
+    EV_DEEP,
     EV_HDR,
     EV_MSG,
     EV_MSGS,
+    F_DEEP,
     KEY_ID,
     KEY_NAME,
     KEY_TYPE,
     MAX_DEPTH,
     S_DONE,
-    S_ERR,
     S_NMSG,
     S_NSERV,
     TE_END_SHIFT,
@@ -45,12 +53,21 @@ EVENT_CAP = 1 << 16
 MAX_MESSAGE_BYTES = 1 << 20  # Telegram messages are <= 4,096 characters: a bigger object is not a message
 
 
-_ID_RE = re.compile(rb'"id"\s*:\s*(-?\d+)')
+_ID_RE = re.compile(rb'"id"\s*:\s*(-?\d+)(?=\s*[,}])')  # a cut "id": 50 of 5009 is no id
 
 
 def _raw_id(raw) -> int | None:
     m = _ID_RE.search(bytes(raw[:200]))
     return int(m.group(1)) if m else None
+
+
+def _bad_utf8_offset(raw) -> int | None:
+    """Offset in `raw` of its first byte that is not UTF-8 (orjson's error does not say where)."""
+    try:
+        bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
 
 
 class _Batch(NamedTuple):
@@ -116,8 +133,6 @@ def _produce(path, chunk: int, event_cap: int, out: queue.Queue, stop: threading
                                                     ev, event_cap, BYTE_CLASSES)
                     if nev:
                         put(_Batch(buf, base, ev[:nev].copy()))
-                    if st[S_ERR]:
-                        raise ValueError(f"{src}: nesting deeper than {MAX_DEPTH} at byte {base + off + stopped}")
                     if carry_from >= 0 or stopped >= size - off:
                         break
                     off += stopped
@@ -168,8 +183,9 @@ def parse_json_file(path, builder, tz, *, chunk: int = CHUNK, event_cap: int = E
                         mid = _raw_id(raw)
                         truncated_msg = True
                         builder.add_quarantine(src, chat.name, mid, None, "truncated",
-                                               f"{src}: file ends inside message {mid} of chat {chat.name!r} "
-                                               f"(byte {a})", raw)
+                                               f"{src}: file ends inside message "
+                                               f"{mid if mid is not None else '?'} of chat {chat.name!r} "
+                                               f"(byte {a}); the messages before it were parsed", raw)
                         continue
                     raw = view[a - base:b - base]
                     if b - a > MAX_MESSAGE_BYTES:
@@ -177,6 +193,12 @@ def parse_json_file(path, builder, tz, *, chunk: int = CHUNK, event_cap: int = E
                         builder.add_quarantine(src, chat.name, mid, None, "oversized",
                                                f"{src}: message {mid} in chat {chat.name!r} has {b - a} bytes "
                                                f"(limit {MAX_MESSAGE_BYTES}, byte {a})", raw)
+                        continue
+                    if c & F_DEEP:
+                        mid = _raw_id(raw)
+                        builder.add_quarantine(src, chat.name, mid, None, "too_deep",
+                                               f"{src}: message {mid} in chat {chat.name!r} nests deeper than "
+                                               f"{MAX_DEPTH} levels (byte {a}); not decoded", raw)
                         continue
                     te = c >> TE_END_SHIFT
                     try:
@@ -186,10 +208,17 @@ def parse_json_file(path, builder, tz, *, chunk: int = CHUNK, event_cap: int = E
                         else:
                             msg = orjson.loads(raw)
                     except orjson.JSONDecodeError as exc:
-                        reason = "invalid_utf8" if "utf-8" in str(exc).lower() else "invalid_json"
                         mid = _raw_id(raw)
-                        builder.add_quarantine(src, chat.name, mid, None, reason,
-                                               f"{src}: message {mid} in chat {chat.name!r} (byte {a}): {exc}", raw)
+                        where = f"{src}: message {mid} in chat {chat.name!r}"
+                        if "utf-8" in str(exc).lower():
+                            bad = _bad_utf8_offset(raw)
+                            at = f" at byte offset {bad} of the message (byte {a + bad} of the file)" \
+                                if bad is not None else f" (message at byte {a})"
+                            builder.add_quarantine(src, chat.name, mid, None, "invalid_utf8",
+                                                   f"{where}: invalid UTF-8{at}", raw)
+                        else:
+                            builder.add_quarantine(src, chat.name, mid, None, "invalid_json",
+                                                   f"{where} (byte {a}): {exc}", raw)
                         continue
                     add_message(msg, chat, tz, src, raw)
                 elif e == EV_HDR:
@@ -201,6 +230,11 @@ def parse_json_file(path, builder, tz, *, chunk: int = CHUNK, event_cap: int = E
                         h[a] = orjson.loads(view[b - base:c - base])
                     except orjson.JSONDecodeError:
                         h[a] = None
+                elif e == EV_DEEP:
+                    builder.add_quarantine(src, None, None, None, "too_deep",
+                                           f"{src}: nesting deeper than {MAX_DEPTH} levels outside any message "
+                                           f"from byte {a}; the parts that deep were skipped, the rest of the "
+                                           "file parsed", None, raw_bytes=0)
                 elif e == EV_MSGS:
                     h = headers.pop(d, {})
                     cid, name, ctype = h.get(KEY_ID), h.get(KEY_NAME), h.get(KEY_TYPE)

@@ -3,7 +3,9 @@
 - `BYTE_CLASSES`: the address-candidate byte classes, built from addresses.py (docs/semantics.md#calls).
 - `scan` / `_scan_message`: the structural walk of a Telegram JSON export (docs/formats.md#telegram-exports),
   string and escape aware, resumable across chunks; it reports chat header values, `"messages"` arrays and
-  the messages holding an address candidate as rows of an event array (`EV_*`).
+  the messages holding an address candidate as rows of an event array (`EV_*`). Nesting deeper than
+  `MAX_DEPTH` never stops the walk: a message that deep is flagged (`F_DEEP`), a part outside the messages
+  that deep is skipped to its end and reported (`EV_DEEP`), and the scan goes on after it.
 - `address_runs`: where candidates start in any bytes (an HTML file).
 - `utf8_valid`: strict UTF-8 check, faster than decoding to find out.
 
@@ -25,21 +27,24 @@ from quantbot_pipelines.telegram.addresses import (
     WORD_CHARS,
 )
 
-MAX_DEPTH = 256
+MAX_DEPTH = 256  # a message nested deeper is not decoded (Telegram's entity lists are 2-3 levels)
 # events (rows of an int64 [cap, 5] array: code, a, b, c, d)
 EV_HDR = 1        # a=key (KEY_NAME, KEY_TYPE, KEY_ID), b=value start, c=value end, d=object start
 EV_MSGS = 2       # a "messages" array opens; d=chat object start
 EV_MSG = 3        # a message: a=start, b=end (exclusive, -1: the file ends inside it), c=flags, d=chat start
 EV_MSGS_END = 4   # d=chat object start
+EV_DEEP = 5       # outside messages, nesting passes MAX_DEPTH: a=offset of that bracket, d=start of the
+                  # enclosing value (reported once per value; each too-deep part of it is skipped to its end)
 # EV_MSG flags: F_* | text_entities start << TE_START_SHIFT | its end << TE_END_SHIFT (offsets in the message)
 F_CAND = 1
 F_SERVICE = 2
+F_DEEP = 4        # the message nests deeper than MAX_DEPTH
 TE_START_SHIFT = 8
 TE_END_SHIFT = 36
 TE_MASK = (1 << 28) - 1
 _TE_LIMIT = 1 << 27  # offsets must fit TE_MASK; a message that long is oversized anyway
-# state slots
-S_DEPTH, S_INSTR, S_ESC, S_KEYSTART, S_NMSG, S_NSERV, S_DONE, S_ERR = range(8)
+# state slots (S_SKIP: levels open past MAX_DEPTH outside messages; S_DEEP_IN: the value last reported so)
+S_DEPTH, S_INSTR, S_ESC, S_KEYSTART, S_NMSG, S_NSERV, S_DONE, S_SKIP, S_DEEP_IN = range(9)
 KEY_NAME, KEY_TYPE, KEY_ID, KEY_MESSAGES = 1, 2, 3, 4
 
 # byte classes (bits of BYTE_CLASSES); the table is passed as an argument: numba reads global arrays slowly
@@ -66,7 +71,9 @@ _RUN_MIN, _RUN_MAX = min(SOL_MIN_LEN, EVM_LEN), max(SOL_MAX_LEN, EVM_LEN)
 
 def new_state() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(state, kind, expect_key, pending key, [value start, object start, key start] per depth)."""
-    return (np.zeros(8, np.int64), np.zeros(MAX_DEPTH + 1, np.int8), np.zeros(MAX_DEPTH + 1, np.int8),
+    st = np.zeros(S_DEEP_IN + 1, np.int64)
+    st[S_DEEP_IN] = -1
+    return (st, np.zeros(MAX_DEPTH + 1, np.int8), np.zeros(MAX_DEPTH + 1, np.int8),
             np.zeros(MAX_DEPTH + 1, np.int8), np.zeros((MAX_DEPTH + 1, 3), np.int64))
 
 
@@ -143,7 +150,7 @@ def _is_te_key(buf, i):
 @nb.njit(cache=True)
 def _scan_message(buf, start, n, cls_table):
     """From the '{' of a message: (index after its closing '}' or -1 if buf ends first, candidate flag,
-    span of `, "text_entities": [...]` or (0, 0)).
+    span of `, "text_entities": [...]` or (0, 0), or (-1, -1) when it nests deeper than MAX_DEPTH).
 
     Only strings can hold an address candidate (`_candidate_run`); escapes (\\n, \\uXXXX) end a run.
     `text_entities` repeats `text` entity by entity; cutting it out halves what orjson decodes for cards.
@@ -158,6 +165,7 @@ def _scan_message(buf, start, n, cls_table):
     runstart = 0
     runcls = 0
     cand = 0
+    deep = 0
     while i < n:
         c = buf[i]
         if c == 34:
@@ -195,14 +203,16 @@ def _scan_message(buf, start, n, cls_table):
                 comma = i
         elif c == 123 or c == 91:
             depth += 1
-            if depth > MAX_DEPTH:
-                return -2, cand, 0, 0
+            if depth > MAX_DEPTH:  # only counted: the walk finds the end all the same
+                deep = 1
         elif c == 125 or c == 93:
             depth -= 1
             if depth == 1 and te_open == 1:
                 te_end = i + 1
                 te_open = 0
             elif depth == 0:
+                if deep:  # not decoded at all: its span does not matter
+                    return i + 1, cand, -1, -1
                 if te_open == 1:
                     te_start = 0
                     te_end = 0
@@ -295,6 +305,7 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
     keystart = st[S_KEYSTART]
     nmsg = st[S_NMSG]
     nserv = st[S_NSERV]
+    skip = st[S_SKIP]  # > 0: inside a part nested past MAX_DEPTH, only brackets and strings are followed
     msgd = 0           # depth of the open message object (0: none)
     msgstart = 0
     nev = 0
@@ -303,9 +314,6 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
         c = buf[i]
         if msgd > 0:
             end, cand, te_s, te_e = _scan_message(buf, msgstart, n, cls_table)
-            if end == -2:
-                st[S_ERR] = 1
-                return nev, -1, i
             if end < 0:
                 i = n
                 break
@@ -315,6 +323,8 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
                 flags |= F_SERVICE
                 nserv += 1
             if cand:
+                if te_s < 0:
+                    flags |= F_DEEP
                 ev[nev, 0] = EV_MSG
                 ev[nev, 1] = base + msgstart
                 ev[nev, 2] = base + end
@@ -338,7 +348,7 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
                 esc = 1
             elif c == 34:
                 instr = 0
-                if depth > 0 and kind[depth] == 1 and expkey[depth] == 1:
+                if skip == 0 and depth > 0 and kind[depth] == 1 and expkey[depth] == 1:
                     keyid[depth] = _key_id(buf, keystart - base + 1, i)
                     pos[depth, 2] = keystart
             i += 1
@@ -346,12 +356,24 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
         if c == 34:
             instr = 1
             keystart = base + i
+        elif skip > 0:
+            if c == 123 or c == 91:
+                skip += 1
+            elif c == 125 or c == 93:
+                skip -= 1
+        elif (c == 123 or c == 91) and depth == MAX_DEPTH:
+            # the per-level arrays end here: skip this value to its end and go on after it
+            skip = 1
+            keyid[depth] = 0
+            if st[S_DEEP_IN] != pos[depth, 1]:  # one report per enclosing value, not per deep item in it
+                st[S_DEEP_IN] = pos[depth, 1]
+                ev[nev, 0] = EV_DEEP
+                ev[nev, 1] = base + i
+                ev[nev, 4] = pos[depth, 1]
+                nev += 1
         elif c == 123 or c == 91:  # { [
             parent = depth
             depth += 1
-            if depth > MAX_DEPTH:
-                st[S_ERR] = 1
-                return nev, -1, i
             kind[depth] = 1 if c == 123 else 2
             expkey[depth] = 1 if c == 123 else 0
             keyid[depth] = 0
@@ -404,13 +426,13 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
             depth = msgd - 1
             instr = 0
             esc = 0
-        elif depth > 0 and kind[depth] == 1 and keyid[depth] >= 1 and keyid[depth] <= 3:
+        elif skip == 0 and depth > 0 and kind[depth] == 1 and keyid[depth] >= 1 and keyid[depth] <= 3:
             carry = pos[depth, 2] - base  # rescan the header key and its value
             keyid[depth] = 0
             expkey[depth] = 1
             instr = 0
             esc = 0
-        elif instr and depth > 0 and kind[depth] == 1 and expkey[depth] == 1:
+        elif skip == 0 and instr and depth > 0 and kind[depth] == 1 and expkey[depth] == 1:
             carry = keystart - base
             instr = 0
             esc = 0
@@ -425,6 +447,7 @@ def scan(buf, base, final, st, kind, expkey, keyid, pos, ev, cap, cls_table):
     st[S_KEYSTART] = keystart
     st[S_NMSG] = nmsg
     st[S_NSERV] = nserv
+    st[S_SKIP] = skip
     if i >= n and msgd > 0 and final:
         # truncated inside a message: report it as a message event with no end
         ev[nev, 0] = EV_MSG

@@ -9,7 +9,10 @@ import shutil
 import pytest
 
 from quantbot_pipelines.telegram import parse_export
-from tests.telegram.conftest import DCAP, FIN, GRC, PUMP, SHORT43
+from quantbot_pipelines.telegram.calls import CallBuilder
+from quantbot_pipelines.telegram.html_export import parse_html_folder
+from quantbot_pipelines.telegram.json_export import parse_json_file
+from tests.telegram.conftest import CDOG_RAW, DCAP, FIN, GRC, PUMP, SHORT43
 
 
 def _reasons(res) -> dict[str, list]:
@@ -51,6 +54,10 @@ def test_invalid_utf8_in_a_message(fixtures, tmp_path):
     (q,) = _reasons(res)["invalid_utf8"]
     assert q["message_id"] == 5012 and "5012" in q["detail"] and str(p) in q["detail"]
     assert FIN in q["raw"] and q["raw_bytes"] > 100
+    # where, in the user's terms: the byte in the message and in the file (not orjson's "surrogates")
+    at, start = data.index(b"\xff"), data.index(b'{"id": 5012')
+    assert f"invalid UTF-8 at byte offset {at - start} of the message (byte {at} of the file)" in q["detail"]
+    assert "surrogate" not in q["detail"]
     assert 5012 not in res.calls.column("message_id").to_pylist()
     assert res.calls.num_rows == 8  # the two calls of 5012 are in quarantine, the rest parsed
 
@@ -156,3 +163,103 @@ def test_html_folder_with_only_empty_parts_raises(tmp_path):
     (tmp_path / "messages.html").write_text("")
     with pytest.raises(ValueError, match="messages"):
         parse_export(tmp_path)
+
+
+def _json(path, **kw):
+    b = CallBuilder(export_id="t", source_format="json")
+    parse_json_file(path, b, None, **kw)
+    r = b.result()
+    return r.calls.to_pylist(), r.quarantine.to_pylist(), {k: v for k, v in r.stats.items() if k != "seconds"}
+
+
+def _html(folder, fast: bool):
+    b = CallBuilder(export_id="t", source_format="html")
+    parse_html_folder(folder, b, None, fast=fast)
+    r = b.result()
+    return r.calls.to_pylist(), r.quarantine.to_pylist(), {k: v for k, v in r.stats.items() if k != "seconds"}
+
+
+def test_json_cut_after_an_address_on_every_chunk_size(fixtures):
+    """The last message is cut right after its address: every complete one is kept, the cut one quarantined."""
+    path = fixtures / "truncated.json"
+    ref = _json(path)
+    calls, quarantine, stats = ref
+    assert sorted(c["message_id"] for c in calls) == [10, 11]
+    (q,) = quarantine
+    assert (q["reason"], q["message_id"], q["chat_name"]) == ("truncated", 12, "Cut Chat")
+    start = path.read_bytes().index(b'{"id": 12')
+    assert q["raw"].endswith(SHORT43) and f"(byte {start})" in q["detail"]
+    assert stats["messages"] == 2  # the cut message is not counted
+    for chunk in (1, 2, 7, 61, 4096):
+        for cap in (6, 1 << 16):
+            assert _json(path, chunk=chunk, event_cap=cap) == ref, (chunk, cap)
+
+
+def test_json_cut_inside_the_id_names_no_message(fixtures, tmp_path):
+    data = (fixtures / "one_chat.json").read_bytes()
+    p = tmp_path / "cut.json"
+    p.write_bytes(data[:data.index(b'"id": 5009') + len('"id": 50')])
+    (q,) = parse_export(p).quarantine.to_pylist()
+    assert q["reason"] == "truncated" and q["message_id"] is None  # not "50"
+
+
+def test_html_cut_after_an_address_on_both_paths(fixtures):
+    folder = fixtures / "html_truncated"
+    fast, full = _html(folder, True), _html(folder, False)
+    assert fast == full
+    calls, quarantine, stats = fast
+    assert sorted(c["message_id"] for c in calls) == [6002, 6003]
+    (q,) = quarantine
+    data = (folder / "messages.html").read_bytes()
+    start = data.index(b'<div class="message default clearfix" id="message6004">')
+    assert (q["reason"], q["message_id"], q["chat_name"]) == ("truncated", 6004, "Cut Chat")
+    assert f"(byte {start})" in q["detail"] and q["raw"].endswith(FIN) and q["raw_bytes"] == len(data) - start
+    assert stats["messages"] == 3 and stats["bytes"] == len(data)
+
+
+@pytest.mark.parametrize(("cut_at", "keep", "read_5021", "row_mid"), [
+    ("same <a href", 0, False, 5021),                # in its text
+    ('id="message5021"', 5, False, None),            # in its start tag: no id yet
+    ('<div class="message default clearfix" id="message5021"', 5, False, None),  # before its class
+    ("</div>\n     </div>\n    </div>", 0, True, None),   # after it, in the page's closing tags
+    ("</body>", 0, True, None),
+])
+def test_html_cut_anywhere_gives_the_same_rows_on_both_paths(fixtures, tmp_path, cut_at, keep, read_5021,
+                                                              row_mid):
+    folder = tmp_path / "chat"
+    shutil.copytree(fixtures / "html_chat", folder)
+    p = folder / "messages.html"
+    doc = p.read_bytes()
+    i = doc.rindex(cut_at.encode()) + (keep or (len(cut_at) if cut_at.startswith("</") else 0))
+    p.write_bytes(doc[:i])
+    fast, full = _html(folder, True), _html(folder, False)
+    assert fast == full
+    calls, quarantine, _ = fast
+    (q,) = quarantine
+    assert (q["reason"], q["message_id"]) == ("truncated", row_mid) and "messages.html" in q["detail"]
+    ids = {c["message_id"] for c in calls}
+    assert {5002, 5020, 5022, 5023} <= ids  # messages2.html is read as usual
+    assert (5021 in ids) == read_5021
+    if read_5021 or row_mid is not None:  # 5021's from_name is in the kept bytes
+        # messages2.html opens with a message joined to 5021: Bob's, also when 5021 itself is cut
+        assert rows_by_id(calls)[5022]["caller_name"] == "Bob"
+
+
+def rows_by_id(calls):
+    return {c["message_id"]: c for c in calls}
+
+
+def test_json_invalid_utf8_in_an_evm_call_names_the_bytes(tmp_path):
+    msgs = [{"id": 1, "type": "message", "date_unixtime": "1700000000", "from": "A", "from_id": "user1",
+             "text": f"a {GRC}"}]
+    raw = json.dumps({"name": "U", "type": "private_group", "id": 3, "messages": msgs}).encode()
+    bad = b'{"id": 2, "type": "message", "date_unixtime": "1700000001", "text": "b \xed\xa0\x80 ' \
+        + CDOG_RAW.encode() + b'"}'
+    p = tmp_path / "u.json"
+    p.write_bytes(raw.replace(b"}]}", b"}, " + bad + b"]}"))
+    res = parse_export(p)
+    (q,) = res.quarantine.to_pylist()
+    at, off = p.read_bytes().index(b"\xed"), bad.index(b"\xed")
+    assert q["reason"] == "invalid_utf8" and q["message_id"] == 2
+    assert f"byte offset {off} of the message (byte {at} of the file)" in q["detail"]
+    assert res.calls.column("message_id").to_pylist() == [1]

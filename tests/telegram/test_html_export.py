@@ -8,7 +8,7 @@ import pytest
 
 from quantbot_pipelines.schemas import TELEGRAM_CALLS
 from quantbot_pipelines.telegram import parse_export
-from quantbot_pipelines.telegram.calls import CallBuilder
+from quantbot_pipelines.telegram.calls import CallBuilder, zone
 from quantbot_pipelines.telegram.html_export import html_parts, html_ts, parse_html_folder
 from tests.telegram.conftest import CDOG, DCAP, DCAP_PAIR, FIN, GRC, SHORT43, rows_by
 
@@ -141,6 +141,54 @@ def test_html_invalid_utf8_and_blank_part_read_ahead(fixtures, tmp_path):
     calls, quarantine, stats = fast
     reasons = {q["reason"]: q for q in quarantine}
     assert set(reasons) == {"invalid_utf8", "missing_parts"}
-    assert f"at byte {cut}" in reasons["invalid_utf8"]["detail"]
+    detail = reasons["invalid_utf8"]["detail"]
+    assert f"invalid UTF-8 at byte offset {cut} of the file (in message 5002)" in detail
     assert "messages3.html" in reasons["missing_parts"]["detail"]
     assert GRC in {c["address"] for c in calls} and stats["chats"] == 1  # the rest still parsed
+
+
+def _html_folders(root: Path) -> list[Path]:
+    return sorted({p.parent for p in root.rglob("messages*.html")})
+
+
+@pytest.fixture(scope="module")
+def sample_html(tmp_path_factory) -> list[Path]:
+    from quantbot_pipelines.sample import write_sample_inbox
+
+    inbox = tmp_path_factory.mktemp("inbox")
+    write_sample_inbox(inbox)
+    return _html_folders(inbox)
+
+
+def test_every_html_fixture_is_covered():
+    from tests.telegram.conftest import FIXTURES
+
+    names = {p.name for p in _html_folders(FIXTURES)}
+    assert {"html_chat", "html_old", "html_truncated", "html_senders"} <= names
+
+
+@pytest.mark.parametrize("tz", [None, "America/New_York"])
+def test_both_paths_agree_on_every_html_fixture_and_the_sample(sample_html, tz):
+    """Fast (byte searches) and full (lexbor) walk: the same calls, quarantine and stats, folder by folder."""
+    from tests.telegram.conftest import FIXTURES
+
+    folders = _html_folders(FIXTURES) + sample_html
+    assert len(folders) >= 5 and sample_html
+    for folder in folders:
+        out = []
+        for fast in (True, False):
+            b = CallBuilder(export_id="x", source_format="html")
+            parse_html_folder(folder, b, zone(tz), fast=fast)
+            r = b.result()
+            out.append((r.calls.to_pylist(), r.quarantine.to_pylist(),
+                        {k: v for k, v in r.stats.items() if k != "seconds"}))
+        assert out[0] == out[1], folder.name
+        assert out[0][0] or out[0][1], folder.name  # something was read
+
+
+def test_html_dates_that_do_not_exist_are_bad_dates():
+    for title in ("31.02.2025 10:00:00 UTC+01:00", "02.03.2025 24:00:00 UTC+01:00", "02.13.2025 10:00:00 UTC+01:00",
+                  "00.03.2025 10:00:00 UTC+01:00", "02.03.2025 10:60:00 UTC+01:00"):
+        assert html_ts(title, None) == (None, "bad_date"), title
+    assert html_ts("29.02.2024 23:59:59 UTC+00:00", None)[0] == int(
+        dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC).timestamp())

@@ -8,8 +8,9 @@ import pytest
 
 from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE
 from quantbot_pipelines.telegram import parse_export
-from quantbot_pipelines.telegram.calls import CallBuilder
+from quantbot_pipelines.telegram.calls import CallBuilder, finalize_calls
 from quantbot_pipelines.telegram.json_export import parse_json_file
+from quantbot_pipelines.telegram.scan_nb import MAX_DEPTH
 from tests.telegram.conftest import CDOG, CDOG_RAW, DCAP, DCAP_PAIR, FIN, GRC, PEPE, PUMP, SHORT43, rows_by
 
 UTC = dt.UTC
@@ -135,7 +136,8 @@ def _run(path: Path, **kw):
     return r.calls.to_pylist(), r.quarantine.to_pylist(), {k: v for k, v in r.stats.items() if k != "seconds"}
 
 
-@pytest.mark.parametrize("name", ["one_chat.json", "whole_account.json", "channel.json"])
+@pytest.mark.parametrize("name", ["one_chat.json", "whole_account.json", "channel.json", "deep_message.json",
+                                  "truncated.json", "sender_ids.json"])
 def test_chunk_boundaries_do_not_change_results(fixtures, name):
     """Every chunk size cuts messages, keys and header values at every possible byte."""
     ref = _run(fixtures / name)
@@ -210,3 +212,49 @@ def test_json_growing_chunks_match_one_read(fixtures, tmp_path):
     ref, small = run(), run(chunk=64 << 10)
     assert ref.calls.equals(small.calls) and ref.stats["messages"] == small.stats["messages"]
     assert ref.stats["messages"] == 900 * parse_export(fixtures / "one_chat.json").stats["messages"]
+
+
+def test_a_message_nested_too_deep_is_quarantined_and_the_rest_read(fixtures):
+    path = fixtures / "deep_message.json"
+    res = parse_export(path, export_id="d")
+    assert sorted(res.calls.column("message_id").to_pylist()) == [2, 4, 6]
+    (q,) = res.quarantine.to_pylist()
+    at = path.read_bytes().index(b'{"id": 3,')
+    assert (q["reason"], q["message_id"], q["chat_name"]) == ("too_deep", 3, "Deep Chat")
+    assert f"byte {at}" in q["detail"] and str(MAX_DEPTH) in q["detail"] and FIN in q["raw"]
+    # message 5 is as deep but holds no address: counted like every message, nothing to quarantine
+    assert (res.stats["messages"], res.stats["service"], res.stats["by_reason"]) == (6, 1, {"too_deep": 1})
+
+
+def test_nesting_too_deep_outside_the_messages_is_skipped(fixtures, tmp_path):
+    src = (fixtures / "one_chat.json").read_bytes()
+    deep = b'[{"about": "x"}, ' * (MAX_DEPTH + 50) + b"1" + b"]" * (MAX_DEPTH + 50)
+    p = tmp_path / "deep.json"
+    p.write_bytes(src.replace(b' "messages": [', b' "extra": ' + deep + b',\n "messages": [', 1))
+    ref = parse_export(fixtures / "one_chat.json")
+    res = parse_export(p)
+    assert res.calls.drop_columns(["source_file"]).equals(ref.calls.drop_columns(["source_file"]))
+    (q,) = [q for q in res.quarantine.to_pylist() if q["reason"] == "too_deep"]
+    assert q["message_id"] is None and "outside any message" in q["detail"]
+    assert res.stats["chats"] == 1 and res.stats["messages"] == ref.stats["messages"]
+
+
+def test_one_id_scheme_for_every_sender(fixtures):
+    rows = rows_by(parse_export(fixtures / "sender_ids.json").calls, "message_id")
+    ids = {mid: r["caller_id"] for (mid,), r in rows.items()}
+    # integer from_id (0 too) -> that id; user/channel strings as written; no or null id -> the name
+    assert ids == {20: "0", 21: "5", 22: "user7", 23: "channel99", 24: "name:NoId", 25: "name:NullId", 26: None}
+    assert rows[(20,)]["caller_name"] == "Zero" and rows[(26,)]["caller_name"] is None
+
+
+def test_html_senders_take_the_integer_json_id_of_their_name(fixtures):
+    import polars as pl
+
+    staged = []
+    for key, path in (("a-json", fixtures / "sender_ids.json"), ("b-html", fixtures / "html_senders")):
+        df = pl.from_arrow(parse_export(path, export_id=key).calls)
+        staged.append(df.with_columns(pl.lit(key).alias("export_id")).select(["export_id", *df.columns]))
+    out = finalize_calls(pl.concat(staged))
+    by = {r["message_id"]: r["caller_id"] for r in out.iter_rows(named=True)}
+    assert (by[7001], by[20]) == ("0", "0") and (by[7002], by[21]) == ("5", "5")
+    assert by[7003] == "name:NoId"  # the JSON NoId has no id either

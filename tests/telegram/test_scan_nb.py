@@ -7,7 +7,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantbot_pipelines.telegram.scan_nb import BYTE_CLASSES, _scan_message, utf8_valid
+from quantbot_pipelines.telegram.scan_nb import (
+    BYTE_CLASSES,
+    EV_DEEP,
+    EV_MSG,
+    MAX_DEPTH,
+    _scan_message,
+    new_state,
+    scan,
+    utf8_valid,
+)
 
 
 def _py_valid(b: bytes) -> bool:
@@ -57,3 +66,50 @@ def test_scanner_candidate_rule():
     evm = "0xAbCdEf0123456789abcdef0123456789ABCDEF01"
     assert cand(evm) and cand("0X" + evm[2:]) and not cand(evm + "0") and not cand(evm[:-1] + "g")
     assert not cand("1x" + evm[2:]) and not cand("é" * 50)
+
+
+def _msg_scan(raw: bytes):
+    return _scan_message(np.frombuffer(raw, np.uint8), 0, len(raw), BYTE_CLASSES)
+
+
+def test_a_message_past_max_depth_is_walked_to_its_end_and_flagged():
+    addr = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"
+    for depth, deep in ((MAX_DEPTH - 1, False), (MAX_DEPTH, True), (5000, True)):
+        # the message object is level 1: its text list adds `depth` more
+        raw = ('{"id": 1, "text": ' + "[" * depth + f'"{addr}"' + "]" * depth + ', "x": "}]"}').encode()
+        end, cand, te_s, te_e = _msg_scan(raw)
+        assert end == len(raw) and cand == 1
+        assert ((te_s, te_e) == (-1, -1)) == deep, depth
+
+
+def _events(doc: bytes, chunk: int) -> list[tuple]:
+    st, kind, expkey, keyid, pos = new_state()
+    ev = np.zeros((64, 5), np.int64)
+    out, carry, base = [], b"", 0
+    for i in range(0, len(doc) + 1, chunk):
+        piece = doc[i:i + chunk]
+        buf = np.frombuffer(carry + piece, np.uint8)
+        ev[:] = 0  # columns an event does not use keep old values
+        nev, carry_from, _ = scan(buf, base, not piece, st, kind, expkey, keyid, pos, ev, 64, BYTE_CLASSES)
+        out += [tuple(r) for r in ev[:nev].tolist()]
+        if carry_from >= 0:
+            carry, base = bytes(buf[carry_from:]), base + carry_from
+        else:
+            carry, base = b"", base + len(buf)
+    return out
+
+
+def test_nesting_past_max_depth_outside_messages_is_skipped_and_reported():
+    addr = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"
+    deep = '{"k": "]", "v": ' * MAX_DEPTH + "[1]" + "}" * MAX_DEPTH
+    doc = ('{"about": ' + deep + ', "name": "C", "id": 7, "messages": [{"id": 1, "text": "' + addr + '"}]}').encode()
+    ref = None
+    for chunk in (1, 5, 64, len(doc)):
+        events = _events(doc, chunk)
+        assert [e[0] for e in events].count(EV_DEEP) == 1
+        (at,) = [e[1] for e in events if e[0] == EV_DEEP]
+        assert doc[at:at + 1] == b"{" and doc[:at].count(b"{") == MAX_DEPTH  # the level past MAX_DEPTH
+        (msg,) = [e for e in events if e[0] == EV_MSG]
+        assert doc[msg[1]:msg[2]] == b'{"id": 1, "text": "' + addr.encode() + b'"}'
+        assert ref is None or events == ref, chunk
+        ref = events
