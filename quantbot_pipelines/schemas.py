@@ -63,8 +63,15 @@ TELEGRAM_CALLS = TableSpec(
         _f("chain", pa.string(), "solana, ethereum, bsc, base, ... or unknown (never guessed)", False),
         _f("address", pa.string(), "token address: Solana case kept, EVM lower-cased", False),
         _f("address_raw", pa.string(), "address as spelled in the message"),
-        _f("resolved_by", pa.string(), "card, text or link: where the token came from"),
-        _f("pair_address", pa.string(), "pool address when a card or link gave one"),
+        _f("resolved_by", pa.string(),
+           "card, text, link or pair_lookup: where the token came from (docs/semantics.md#calls)"),
+        _f("pair_address", pa.string(), "pool address when a card, a link or a pair lookup gave one"),
+        _f("address_kind", pa.string(),
+           "mint (a card, a token link or a pair lookup named the token), pair (a pool address nobody resolved: "
+           "never sent to a candle source) or unknown (an address in the text, taken as the token)"),
+        _f("pair_status", pa.string(),
+           "for pair addresses: resolved (by a pair lookup), unresolved (not asked), not_found or error; "
+           "null otherwise"),
         _f("card_bot", pa.string(), "bot whose card resolved the token (Rick, Phanes)"),
         _f("card_name", pa.string(), "token name on the card"),
         _f("card_ticker", pa.string(), "ticker on the card"),
@@ -109,6 +116,27 @@ TELEGRAM_QUARANTINE = TableSpec(
         _f("detail", pa.string(), "human-readable explanation"),
         _f("raw", pa.string(), "raw text of the message (first 64 KiB)"),
         _f("raw_bytes", pa.int64(), "size of the raw message in bytes"),
+    ]),
+)
+
+PAIR_TOKENS = TableSpec(
+    name="pair_tokens",
+    doc="Pair (pool) lookups: the token each pair address names, asked once ever. Answers only (found or not "
+        "found); errors are not kept, so they are asked again.",
+    # by the day of the answer: answers are written as they arrive, and a partition replace then rewrites only
+    # the day's answers, never the history (which no later answer changes)
+    partition_by=("asked_day",),
+    key=("chain", "pair_address"),
+    schema=pa.schema([
+        _f("asked_day", pa.date32(), "UTC day of the answer (partition)", False),
+        _f("chain", pa.string(), "chain of the pair, as the link named it", False),
+        _f("pair_address", pa.string(), "pair (pool) address: Solana case kept, EVM lower-cased", False),
+        _f("token_address", pa.string(), "the pair's token (its base token unless that is SOL, ETH or a stable "
+           "coin); null when not found"),
+        _f("status", pa.string(), "resolved or not_found", False),
+        _f("source", pa.string(), "who answered: dexscreener or geckoterminal", False),
+        _f("asked_at", TS, "when the answer came", False),
+        _f("detail", pa.string(), "why not found (e.g. HTTP 404, no pairs)"),
     ]),
 )
 
@@ -322,7 +350,8 @@ RUN_FAILURES = TableSpec(
 
 ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, RAW_CANDLES, CANDLE_LEDGER, AGGREGATED_CANDLES,
+    for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, PAIR_TOKENS, RAW_CANDLES, CANDLE_LEDGER,
+              AGGREGATED_CANDLES,
               TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
               STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, RUN_FAILURES)
 }

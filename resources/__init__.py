@@ -6,6 +6,7 @@ from dagster import EnvVar
 
 from resources.alerts import AlertResource
 from resources.candles import CandleSourceResource
+from resources.pairs import PairResolverResource
 from resources.settings import Settings
 from resources.strategies import StrategyFolderResource
 from resources.telegram import TelegramInboxResource
@@ -23,6 +24,7 @@ def build_resources(settings: Settings) -> dict:
         "candle_source": CandleSourceResource(
             kind=settings.candle_source, birdeye_api_keys=secret("BIRDEYE_API_KEYS"),
             birdeye_requests_per_second=settings.birdeye_rps, folder=str(settings.candle_dir)),
+        "pair_resolver": PairResolverResource(kind=settings.pair_resolver),
         "strategies": StrategyFolderResource(folder=str(settings.strategies_dir)),
         "alerts": AlertResource(webhook_url=secret("QUANTBOT_ALERT_WEBHOOK_URL"),
                                 telegram_token=secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
@@ -33,6 +35,7 @@ def build_resources(settings: Settings) -> dict:
 __all__ = [
     "AlertResource",
     "CandleSourceResource",
+    "PairResolverResource",
     "Settings",
     "StrategyFolderResource",
     "TelegramInboxResource",

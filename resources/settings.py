@@ -15,6 +15,7 @@ for them through Dagster's `EnvVar` (their values stay out of run config and the
 | QUANTBOT_CANDLE_SOURCE | synthetic | synthetic, birdeye, geckoterminal or files |
 | BIRDEYE_API_KEYS | (unset) | comma-separated Birdeye keys, read through EnvVar (never logged) |
 | QUANTBOT_BIRDEYE_RPS | 15 | requests per second per Birdeye key (your plan's limit) |
+| QUANTBOT_PAIR_RESOLVER | offline | pair (pool) address -> token lookups: offline (none), dexscreener or geckoterminal |
 | QUANTBOT_CANDLE_DIR | $QUANTBOT_DATA_DIR/candles | folder of the files candle source |
 | QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension) |
 | QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
@@ -46,6 +47,7 @@ class Settings:
     export_tz: str | None
     start_date: str
     candle_source: str
+    pair_resolver: str
     birdeye_rps: float
     candle_dir: Path
     strategies_dir: Path
@@ -68,6 +70,7 @@ class Settings:
             export_tz=env.get("QUANTBOT_EXPORT_TZ") or None,
             start_date=env.get("QUANTBOT_START_DATE") or "2024-01-01",
             candle_source=env.get("QUANTBOT_CANDLE_SOURCE") or "synthetic",
+            pair_resolver=env.get("QUANTBOT_PAIR_RESOLVER") or "offline",
             birdeye_rps=float(env.get("QUANTBOT_BIRDEYE_RPS") or 15),
             candle_dir=Path(env.get("QUANTBOT_CANDLE_DIR") or data / "candles").resolve(),
             strategies_dir=Path(env.get("QUANTBOT_STRATEGIES") or REPO_ROOT / "strategies").resolve(),

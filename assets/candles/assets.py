@@ -67,6 +67,8 @@ def _raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource, c
         "windows_complete": int(totals.get("windows_complete", 0)),
         "windows_incomplete": int(totals.get("windows_incomplete", 0)),
         "skipped_unknown_chain": int(totals.get("skipped_unknown_chain", 0)),
+        # pair addresses nothing resolved to a token: never fetched as if they were one
+        "skipped_unresolved_pair": int(totals.get("skipped_unresolved_pair", 0)),
         "errors": int(totals.get("errors", 0)),
         "by_status": MetadataValue.json(totals.get("by_status", {})),
         "coverage": table(cov, rows=15) if cov.height else MetadataValue.md("_no calls_"),

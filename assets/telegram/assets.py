@@ -25,8 +25,9 @@ from dagster import (
 
 from assets.metadata import day_list, related, table, timed
 from assets.partitions import telegram_exports_partitions
-from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
+from quantbot_pipelines.schemas import PAIR_TOKENS, TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
 from quantbot_pipelines.telegram.staging import all_calls, inbox_exports, quarantine_on_days, stage_export
+from resources.pairs import PairResolverResource
 from resources.telegram import TelegramInboxResource
 from resources.warehouse import WarehouseResource
 
@@ -46,17 +47,24 @@ PREVIEW_COLUMNS = ["call_ts", "chat_name", "caller_name", "chain", "address", "c
                   description="Messages of one export that could hold a call but could not be read, each with a "
                               "reason code and the raw text: nothing is dropped silently."
                               + related(TELEGRAM_STAGED_CALLS.name, TELEGRAM_CALLS.name)),
+        AssetSpec(PAIR_TOKENS.name, group_name="telegram", kinds={"python", "parquet"},
+                  description="The token each pair (pool) address names, from the pair lookup "
+                              "(QUANTBOT_PAIR_RESOLVER): asked once ever, kept the moment the answer arrives. A "
+                              "partition holds what staging that export asked. Rules: docs/semantics.md#calls."
+                              + related(TELEGRAM_STAGED_CALLS.name, TELEGRAM_CALLS.name)),
     ],
-    description="Parse one export of the inbox into its staged calls and its quarantine.",
+    description="Parse one export of the inbox into its staged calls and its quarantine, and look up the pairs "
+                "its calls name.",
 )
 @timed
 def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
-                     telegram_inbox: TelegramInboxResource):
+                     telegram_inbox: TelegramInboxResource, pair_resolver: PairResolverResource):
     ref = inbox_exports(telegram_inbox.path).get(context.partition_key)
     if ref is None:
         raise Failure(f"export {context.partition_key!r} is not in the inbox {telegram_inbox.path} any more; "
                       "its staged calls are kept as they were")
-    result = stage_export(warehouse.get(), ref, tz=telegram_inbox.timezone, bot_names=telegram_inbox.bot_names)
+    result = stage_export(warehouse.get(), ref, tz=telegram_inbox.timezone, bot_names=telegram_inbox.bot_names,
+                          pairs=pair_resolver.resolver())
     stats = result.stats
     mb = ref.size / 1e6
     return (
@@ -74,6 +82,12 @@ def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResourc
         MaterializeResult(asset_key=TELEGRAM_QUARANTINE.name, metadata={
             "quarantined": result.quarantined,
             "quarantine_reasons": MetadataValue.json(result.by_reason),
+        }),
+        MaterializeResult(asset_key=PAIR_TOKENS.name, metadata={
+            "resolver": pair_resolver.kind,
+            "pairs": MetadataValue.json(result.pairs),
+            "requests": result.pair_requests,
+            "answers_kept": result.pair_answers,
         }),
     )
 
@@ -97,6 +111,8 @@ def _telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource
         "first_calls": int(out.get_column("first_call").sum()) if out.height else 0,
         "repeats": int(out.get_column("repeat").sum()) if out.height else 0,
         "chain_unknown": int((out.get_column("chain") == "unknown").sum()) if out.height else 0,
+        # pair addresses no card or lookup resolved: kept, but never fetched as tokens
+        "unresolved_pairs": int((out.get_column("address_kind") == "pair").sum()) if out.height else 0,
         "edited": int(out.get_column("edited").sum()) if out.height else 0,
         "quarantined": quarantined.height,
         "preview": table(out.sort("call_ts"), PREVIEW_COLUMNS),
@@ -108,8 +124,8 @@ def telegram_calls(days: PartitionsDefinition) -> AssetsDefinition:
     return asset(
         name=TELEGRAM_CALLS.name,
         partitions_def=days,
-        deps=[AssetDep(TELEGRAM_STAGED_CALLS.name, partition_mapping=every_export),
-              AssetDep(TELEGRAM_QUARANTINE.name, partition_mapping=every_export)],
+        deps=[AssetDep(name, partition_mapping=every_export)
+              for name in (TELEGRAM_STAGED_CALLS.name, TELEGRAM_QUARANTINE.name, PAIR_TOKENS.name)],
         backfill_policy=BackfillPolicy.single_run(),
         group_name="telegram",
         kinds={"python", "parquet"},

@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from assets.partitions import day_ranges, range_tags, telegram_exports_partitions
-from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
+from quantbot_pipelines.schemas import PAIR_TOKENS, TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
 from quantbot_pipelines.telegram.staging import inbox_exports
 from resources.settings import Settings
 from resources.telegram import TelegramInboxResource
@@ -30,7 +30,8 @@ STAGED = AssetKey(TELEGRAM_STAGED_CALLS.name)
 
 # two jobs, because one sensor target may not mix partitions definitions (exports vs call days)
 stage_export_job = define_asset_job("stage_telegram_export",
-                                    selection=[TELEGRAM_STAGED_CALLS.name, TELEGRAM_QUARANTINE.name],
+                                    selection=[TELEGRAM_STAGED_CALLS.name, TELEGRAM_QUARANTINE.name,
+                                               PAIR_TOKENS.name],
                                     description="Parse one export of the inbox into the staging tables.")
 calls_job = define_asset_job("derive_telegram_calls", selection=[TELEGRAM_CALLS.name],
                              description="Derive the calls of a range of days from every staged export.")

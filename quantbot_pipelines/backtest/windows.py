@@ -128,9 +128,12 @@ def _raw_times(s: pl.Series) -> tuple[np.ndarray, int]:
 
 
 def _call_token_ids(calls: pl.DataFrame, keys: list[str], tokens: pl.DataFrame) -> np.ndarray:
-    """Each call's token id (row of `tokens`, which carries `tid`), -1 for a token without candles."""
-    return (calls.select(keys).join(tokens, on=keys, how="left", maintain_order="left")
-            .get_column("tid").fill_null(-1).to_numpy().astype(np.int64, copy=False))
+    """Each call's token id (row of `tokens`, which carries `tid`), -1 for a token without candles and for an
+    address that is a pair (pool) nothing resolved: a pool's address never stands for its token's candles."""
+    tid = calls.select(keys).join(tokens, on=keys, how="left", maintain_order="left").get_column("tid")
+    if "address_kind" in calls.columns:
+        tid = pl.select(pl.when(calls.get_column("address_kind").ne_missing("pair")).then(tid)).to_series()
+    return tid.fill_null(-1).to_numpy().astype(np.int64, copy=False)
 
 
 def _wanted_entry(calls: pl.DataFrame, entry_delay_s: int) -> np.ndarray:

@@ -4,6 +4,9 @@ For every token called that day the window union `[call - pre_window, call + hor
 (docs/semantics.md). What the coverage ledger already holds is read back from the
 warehouse (`read_stored`) and never requested again; the rest is planned in `windows.plan_requests` and fetched.
 The result is the day's `raw_candles` partition and its `candle_ledger` rows.
+
+A call whose address is a pair nobody resolved (`address_kind = pair`, docs/semantics.md#calls) names a pool,
+not a token: it is never asked of the source, and shows in the coverage as `unresolved_pair`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES
 
 DAY_S = 86400
 KEY = ["chain", "address", "interval", "open_ts"]
+UNRESOLVED_PAIR_KIND = "pair"         # address_kind of a call that still names a pool
+UNRESOLVED_PAIR = "unresolved_pair"   # its coverage status: not asked, no candles
 
 
 @dataclass
@@ -71,6 +76,14 @@ def _retry_after(res: FetchResult, source: CandleSource, now: int) -> int | None
     return None
 
 
+def _split_pairs(calls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(calls of tokens, calls whose address is an unresolved pair); calls without address_kind are tokens."""
+    if calls.is_empty() or "address_kind" not in calls.columns:
+        return calls, calls.head(0)
+    pair = pl.col("address_kind").fill_null("") == UNRESOLVED_PAIR_KIND
+    return calls.filter(~pair), calls.filter(pair)
+
+
 def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, ledger: pl.DataFrame,
                     read_stored: Callable[[pl.DataFrame], pl.DataFrame], interval: str = "1m",
                     pre_window_s: int = 3600, horizon_s: int = DEFAULT_HORIZON_S,
@@ -79,7 +92,9 @@ def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, 
     step = interval_seconds(interval)
     now = int(time.time()) if now is None else int(now)
     cut = floor_to(now, step)
+    calls, pair_calls = _split_pairs(calls)
     windows = token_windows(calls, interval=interval, pre_window_s=pre_window_s, horizon_s=horizon_s)
+    pair_windows = token_windows(pair_calls, interval=interval, pre_window_s=pre_window_s, horizon_s=horizon_s)
     fetchable = [w for w in windows if source.chain_id(w.chain) is not None]
     skipped = [w for w in windows if source.chain_id(w.chain) is None]
     skipped_keys = {(w.chain, w.address) for w in skipped}
@@ -184,6 +199,10 @@ def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, 
                          "window_start": dt.datetime.fromtimestamp(w.spans[0][0], dt.UTC),
                          "window_end": dt.datetime.fromtimestamp(w.spans[-1][1], dt.UTC),
                          "candles": n_candles.get(k, 0), "requests": sum(r.requests for r in mine), "status": status})
+    cov_rows += [{"chain": w.chain, "address": w.address, "calls": w.calls,
+                  "window_start": dt.datetime.fromtimestamp(w.spans[0][0], dt.UTC),
+                  "window_end": dt.datetime.fromtimestamp(w.spans[-1][1], dt.UTC),
+                  "candles": 0, "requests": 0, "status": UNRESOLVED_PAIR} for w in pair_windows]
     coverage = pl.DataFrame(cov_rows, schema={
         "chain": pl.String, "address": pl.String, "calls": pl.Int64,
         "window_start": pl.Datetime("us", "UTC"), "window_end": pl.Datetime("us", "UTC"),
@@ -193,6 +212,7 @@ def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, 
         "tokens": len(windows), "requests": sum(r.requests for r in results),
         "credits": sum(r.credits for r in results), "windows_complete": int(complete),
         "windows_incomplete": int(incomplete), "skipped_unknown_chain": len(skipped),
+        "skipped_unresolved_pair": len(pair_windows), "unresolved_pair_calls": pair_calls.height,
         "errors": by_status.get("error", 0), "by_status": dict(by_status),
         "candles": candles.height, "candles_fetched": sum(f.height for f in fetched),
     }

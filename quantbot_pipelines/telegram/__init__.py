@@ -9,7 +9,7 @@ HTML part, a truncated tail) becomes a quarantine row and the rest of the export
 
 Quarantine covers every message that could be a call (holds an address candidate, addresses.py and
 docs/semantics.md#calls) and cannot be read: invalid_json, invalid_utf8, truncated, oversized (> 1 MiB:
-Telegram caps messages at 4,096 characters), no_timezone, bad_date, missing_parts, bad_message. Messages
+Telegram caps messages at 4,096 characters), too_deep (> 256 levels), no_timezone, bad_date, missing_parts, bad_message. Messages
 without a candidate are counted in `stats["messages"]` but not decoded, so their problems are not listed
 (they cannot hold a call).
 

@@ -11,7 +11,9 @@ after its call (even in another HTML file). Flags and dedupe follow docs/semanti
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -19,17 +21,21 @@ import pyarrow as pa
 
 from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE
 from quantbot_pipelines.telegram.cards import BUILTIN_BOTS, Card, bot_kind, parse_card
-from quantbot_pipelines.telegram.extract import Token, extract_tokens
+from quantbot_pipelines.telegram.extract import MINT, PAIR, Token, extract_tokens
 
 TEXT_CHARS = 1000
 RAW_BYTES = 64 * 1024
 CALL_COLS = TELEGRAM_CALLS.columns
 KEY = ["chat_id", "message_id", "chain", "address"]
 _NO_CARD = (None,) * 8
+_NO_CARD_7 = (None,) * 7
+# (address_kind, pair_status) of a row: a pair nobody resolved yet is `unresolved` until a pair lookup answers
+_KIND_TAIL = {MINT: (MINT, None), PAIR: (PAIR, "unresolved"), "unknown": ("unknown", None)}
+_CARD_TAIL = _KIND_TAIL[MINT]
 _ROW_COLS = ("chat_id", "chat_name", "chat_type", "message_id", "call_ts", "caller_id", "caller_name", "chain",
              "address", "address_raw", "resolved_by", "pair_address", "card_bot", "card_name", "card_ticker",
              "card_price_usd", "card_mcap_usd", "card_liquidity_usd", "card_age_s", "edited", "edited_ts",
-             "forwarded_from", "text", "source_file", "source_format")
+             "forwarded_from", "text", "source_file", "source_format", "address_kind", "pair_status")
 
 
 @dataclass
@@ -102,6 +108,91 @@ def json_ts(msg: dict, key: str, tz) -> tuple[int | None, str | None]:
     if tz is None:
         return None, "no_timezone"
     return int(when.replace(tzinfo=tz).timestamp()), None
+
+
+def json_caller_id(from_id, sender) -> str | None:
+    """caller_id of a JSON message (docs/formats.md#telegram-exports): an integer `from_id` (0 included) is
+    that id, a `user123` / `channel123` string stays as written; with neither (missing, null, empty), the
+    name scheme `name:<from>` that HTML senders use too (finalize_calls maps those to the one JSON id of
+    that name); None without a name either."""
+    if from_id.__class__ is str:
+        if from_id:
+            return from_id
+    elif from_id.__class__ is int:  # not bool: true/false are no ids
+        return str(from_id)
+    return f"name:{sender}" if sender else None
+
+
+_CASHTAG_RE = re.compile(r"\$[A-Za-z][0-9A-Za-z_]*")
+
+
+@lru_cache(maxsize=1 << 12)
+def _ticker_re(ticker: str) -> re.Pattern:
+    return re.compile(r"\$" + re.escape(ticker) + r"(?![0-9A-Za-z_])", re.IGNORECASE)
+
+
+def match_cards(tokens: list[Token], cards: list[Card], text: str) -> list[Card | None]:
+    """The card that resolves each token of a message, or None (docs/semantics.md#calls, resolution order).
+
+    One token: the card naming it as its mint, else as its pool, else the replying card whatever it names
+    (its link may show another pool of the same token), as long as the cards agree on one mint; a token link
+    (kind mint) is only ever resolved by a card naming that mint. Several tokens: by mint, then by pool, then
+    by ticker (a `$TICKER` written just before the address, or the one token left).
+    """
+    if len(tokens) == 1:
+        return [_single_card(tokens[0], cards, text)]
+    picks: list[Card | None] = [next((c for c in cards if c.mint == t.address), None) for t in tokens]
+    for i, t in enumerate(tokens):
+        if picks[i] is None:
+            picks[i] = next((c for c in cards if c.pair is not None and c.pair == t.address), None)
+    if None in picks:
+        _by_ticker(tokens, cards, text, picks)
+    return picks
+
+
+def _single_card(tok: Token, cards: list[Card], text: str) -> Card | None:
+    for c in cards:
+        if c.mint == tok.address:
+            return c
+    for c in cards:
+        if c.pair is not None and c.pair == tok.address:
+            return c
+    if tok.kind == MINT:  # a token link and a card naming another token contradict each other: not guessed
+        return None
+    if len({c.mint for c in cards}) == 1:
+        return cards[0]
+    named = [c for c in cards if c.ticker and _ticker_re(c.ticker).search(text)]  # cards that disagree
+    return named[0] if len({c.mint for c in named}) == 1 else None
+
+
+def _by_ticker(tokens: list[Token], cards: list[Card], text: str, picks: list[Card | None]) -> None:
+    """Fill `picks` of tokens no mint or pool matched, from the tickers the caller wrote."""
+    taken = {id(c) for c in picks if c is not None}
+    mints = {c.mint for c in picks if c is not None}
+    free = [c for c in cards if id(c) not in taken and c.mint not in mints and c.ticker]
+    open_ = {i for i, p in enumerate(picks) if p is None and tokens[i].kind != MINT}
+    if not free or not open_:
+        return
+    tags = [(m.start(), c) for c in free for m in _ticker_re(c.ticker).finditer(text)]
+    if not tags:
+        return
+    others = [m.start() for m in _CASHTAG_RE.finditer(text)]
+    at = sorted((text.find(t.address_raw), i) for i, t in enumerate(tokens) if text.find(t.address_raw) >= 0)
+    # "$AAA <address>": the ticker right before an address (no other cashtag between) names it
+    bound: dict[int, list[Card]] = {}
+    for pos, c in tags:
+        nxt = next(((p, i) for p, i in at if p > pos), None)
+        if nxt is not None and not any(pos < q < nxt[0] for q in others):
+            bound.setdefault(nxt[1], []).append(c)
+    for i, cs in bound.items():
+        if i in open_ and len({c.mint for c in cs}) == 1:
+            picks[i] = cs[0]
+            open_.discard(i)
+    # one token left and the tickers written name one more token: that is the one
+    mints = {c.mint for c in picks if c is not None}
+    left = {c.mint: c for _, c in tags if c.mint not in mints}
+    if len(open_) == 1 and len(left) == 1:
+        picks[open_.pop()] = next(iter(left.values()))
 
 
 class CallBuilder:
@@ -213,7 +304,7 @@ class CallBuilder:
             return
         fwd = get("forwarded_from")
         # = self.add_message(...) for a message with tokens and a time, without its keyword-call overhead
-        caller_id = str(sender_id) if sender_id else (f"name:{sender}" if sender else None)
+        caller_id = json_caller_id(sender_id, sender)
         self._pending.append((chat, mid, ts, caller_id, sender if isinstance(sender, str) else None, tokens,
                               edited, edited_ts, fwd if isinstance(fwd, str) else None, text[:TEXT_CHARS],
                               source_file))
@@ -240,9 +331,10 @@ class CallBuilder:
     def _rows(self) -> dict[str, tuple]:
         rows: list[tuple] = []
         add = rows.append
-        used_cards: set[tuple[str, int]] = set()
+        used: dict[tuple[str, int], set[int]] = {}  # message -> indexes of its cards that resolved a call
         fmt = self.source_format
         all_cards = self.cards
+        kind_tail = _KIND_TAIL
         for (chat, mid, ts, caller_id, caller_name, tokens, edited, edited_ts, fwd, text, src) in self._pending:
             head = (chat.chat_id, chat.name, chat.type, mid, ts, caller_id, caller_name)
             tail = (bool(edited), edited_ts, fwd, text, src, fmt)
@@ -251,45 +343,49 @@ class CallBuilder:
             if len(tokens) == 1:  # the common calls, done without the general loop below (same rows)
                 tok = tokens[0]
                 if not cards:
-                    add(head + (tok.chain, tok.address, tok.address_raw, tok.source) + _NO_CARD + tail)
+                    if tok.kind == PAIR:  # the pool the link named, kept as such until a lookup resolves it
+                        add(head + (tok.chain, tok.address, tok.address_raw, tok.source, tok.address)
+                            + _NO_CARD_7 + tail + kind_tail[PAIR])
+                    else:
+                        add(head + (tok.chain, tok.address, tok.address_raw, tok.source) + _NO_CARD + tail
+                            + kind_tail[tok.kind])
                     continue
                 card = cards[0]
                 if len(cards) == 1 and card.mint == tok.address:
-                    used_cards.add(msg_key)
+                    used[msg_key] = {0}
                     add(head + (card.chain or tok.chain, card.mint, tok.address_raw, "card",
-                                card.pair or None, card.bot) + card[4:] + tail)
+                                card.pair or None, card.bot) + card[4:] + tail + _CARD_TAIL)
                     continue
-            if cards:
-                used_cards.add(msg_key)
+            picks = match_cards(tokens, cards, text) if cards else None
             seen: set[tuple[str, str]] = set()
-            for tok in tokens:
-                card = None
-                if cards:
-                    addr = tok.address
-                    for c in cards:  # the card naming this token as its mint, else as its pool
-                        if c.mint == addr:
-                            card = c
-                            break
-                    else:
-                        for c in cards:
-                            if c.pair is not None and c.pair == addr:
-                                card = c
-                                break
+            for i, tok in enumerate(tokens):
+                card = picks[i] if picks else None
                 if card is not None:
                     # the card's chain wins; an EVM card without one keeps what the link/text said
                     address = card.mint
                     key = (card.chain or tok.chain, address)
-                    pair = card.pair if card.pair else (tok.address if tok.address != address else None)
-                    raw = tok.address_raw if tok.address == address else address
-                    row = key + (raw, "card", pair, card.bot) + card[4:]  # name ... age_s
+                    if tok.address == address:
+                        pair, raw = card.pair or None, tok.address_raw
+                    else:  # the caller named something else than the mint (a pool): that is the call's pair
+                        pair, raw = tok.address, address
+                    row = key + (raw, "card", pair, card.bot) + card[4:] + tail + _CARD_TAIL  # name ... age_s
                 else:
                     key = (tok.chain, tok.address)
-                    row = key + (tok.address_raw, tok.source) + _NO_CARD
+                    if tok.kind == PAIR:
+                        row = key + (tok.address_raw, tok.source, tok.address) + _NO_CARD_7 + tail + kind_tail[PAIR]
+                    else:
+                        row = key + (tok.address_raw, tok.source) + _NO_CARD + tail + kind_tail[tok.kind]
                 if key in seen:
                     continue
                 seen.add(key)
-                add(head + row + tail)
-        self.stats["orphan_cards"] = sum(len(v) for k, v in self.cards.items() if k not in used_cards)
+                add(head + row)
+            if cards:
+                # a card is used when it resolved a token here, or names one that another card resolved
+                # (Rick and Phanes answering the same call); the others are orphans
+                picked = {id(c) for c in picks if c is not None}
+                mints = {c.mint for c in picks if c is not None}
+                used[msg_key] = {j for j, c in enumerate(cards) if id(c) in picked or c.mint in mints}
+        self.stats["orphan_cards"] = sum(len(v) - len(used.get(k, ())) for k, v in self.cards.items())
         cols = list(zip(*rows)) if rows else [()] * len(_ROW_COLS)
         return dict(zip(_ROW_COLS, cols))  # name -> tuple of values
 
@@ -366,15 +462,48 @@ def _unify_callers(df: pl.DataFrame) -> pl.DataFrame:
             .with_columns(pl.coalesce("_real_caller", "caller_id").alias("caller_id")).drop("_real_caller"))
 
 
-def finalize_calls(staged: pl.DataFrame) -> pl.DataFrame:
+def apply_pair_tokens(calls: pl.DataFrame, pair_tokens: pl.DataFrame | None) -> pl.DataFrame:
+    """Calls whose address is an unresolved pair take what a pair lookup answered (docs/semantics.md#calls).
+
+    `pair_tokens`: chain, pair_address, token_address, status (the first frame `resolve_pairs` returns, or
+    PAIR_TOKENS rows). A resolved pair re-keys its call to the token (`resolved_by = pair_lookup`,
+    `address_kind = mint`, the pair kept in `pair_address`); any other answer only sets `pair_status`. A call
+    that lands on a token its message already names (by text, link or card) is the same call: that row stays.
+    """
+    if (pair_tokens is None or pair_tokens.is_empty() or calls.is_empty()
+            or "address_kind" not in calls.columns):
+        return calls
+    look = (pair_tokens.select(pl.col("chain"), pl.col("pair_address").alias("address"),
+                               pl.col("token_address").alias("_token"), pl.col("status").alias("_status"))
+            .unique(subset=["chain", "address"], keep="first", maintain_order=True))
+    df = calls.join(look, on=["chain", "address"], how="left", maintain_order="left")
+    is_pair = pl.col("address_kind") == PAIR
+    found = is_pair & (pl.col("_status") == "resolved") & pl.col("_token").is_not_null()
+    df = df.with_columns(  # every expression reads the columns as they were before this step
+        pl.when(found).then(pl.col("_token")).otherwise(pl.col("address")).alias("address"),
+        pl.when(found).then(pl.col("_token")).otherwise(pl.col("address_raw")).alias("address_raw"),
+        pl.when(found).then(pl.lit("pair_lookup")).otherwise(pl.col("resolved_by")).alias("resolved_by"),
+        pl.when(found).then(pl.col("address")).otherwise(pl.col("pair_address")).alias("pair_address"),
+        pl.when(found).then(pl.lit(MINT)).otherwise(pl.col("address_kind")).alias("address_kind"),
+        pl.when(is_pair & pl.col("_status").is_not_null()).then(pl.col("_status"))
+        .otherwise(pl.col("pair_status")).alias("pair_status"),
+    ).drop("_token", "_status")
+    late = (pl.col("resolved_by") == "pair_lookup").alias("_late")
+    return (df.with_columns(late).sort("_late", maintain_order=True)
+            .unique(subset=KEY, keep="first", maintain_order=True).drop("_late"))
+
+
+def finalize_calls(staged: pl.DataFrame, pair_tokens: pl.DataFrame | None = None) -> pl.DataFrame:
     """All staged rows of all exports (export_id + calls columns) -> TELEGRAM_CALLS columns, flagged globally.
 
     1. HTML rows (chat_id 'name:<chat>') join the JSON chat of the same name when exactly one exists,
        so one chat exported in both formats counts once.
     2. One row per (chat_id, message_id, chain, address): the later export (in export_id order) wins.
-    3. Callers known only by name (HTML: caller_id 'name:<sender>') take the id of the one JSON sender with
+    3. Pair calls take their pair lookup's answer (`apply_pair_tokens`, when `pair_tokens` is given), before
+       the flags: a resolved pair is a call of its token.
+    4. Callers known only by name (HTML: caller_id 'name:<sender>') take the id of the one JSON sender with
        that name, when exactly one exists, so a person is one caller across formats.
-    4. first_call / first_call_ts / repeat across every chat.
+    5. first_call / first_call_ts / repeat across every chat.
     """
     if staged.is_empty():
         return pl.from_arrow(TELEGRAM_CALLS.empty())
@@ -388,6 +517,7 @@ def finalize_calls(staged: pl.DataFrame) -> pl.DataFrame:
         df = (df.join(real, on="chat_id", how="left", maintain_order="left")
               .with_columns(pl.coalesce("_real_id", "chat_id").alias("chat_id")).drop("_real_id"))
     df = df.unique(subset=KEY, keep="last", maintain_order=True)
+    df = apply_pair_tokens(df, pair_tokens)
     df = _unify_callers(df)
     out = flag_calls(df.drop("export_id", "_order"))
     return pl.from_arrow(TELEGRAM_CALLS.conform(out.to_arrow()))

@@ -31,10 +31,15 @@ def export_key(rel: str) -> str:
     return f"{safe[:MAX_KEY - 11]}-{digest}"
 
 
+# Raised when what the readers produce from the same file changes (new columns, new rules): exports staged by
+# an older reader then look changed, and the inbox sensor stages them again.
+READER_VERSION = 2
+
+
 def _fingerprint(stats: list[tuple[str, int, int]]) -> str:
     if len(stats) == 1:
-        return f"{stats[0][1]}-{stats[0][2]}"
-    return hashlib.sha1(repr(sorted(stats)).encode()).hexdigest()[:16]
+        return f"r{READER_VERSION}:{stats[0][1]}-{stats[0][2]}"
+    return f"r{READER_VERSION}:" + hashlib.sha1(repr(sorted(stats)).encode()).hexdigest()[:16]
 
 
 def find_exports(inbox: Path) -> list[ExportRef]:

@@ -5,6 +5,12 @@ byte-exact (base58 decoding to exactly 32 bytes), EVM addresses lower-cased with
 The chain is never guessed: Solana for base58 mints; for EVM it comes from a link, a text hint or a card,
 else it is `unknown`. What a run in text must look like is the candidate rule of addresses.py: the regexes
 below are built from it.
+
+Every token carries the kind of address it is (`Token.kind`): what its link names (a mint for pump.fun,
+solscan/birdeye/gmgn `token/`, bullx `address=`; a pair, i.e. a pool, for dexscreener, photon `lp/`,
+dextools `pair-explorer/`, geckoterminal `pools/`, axiom `meme/`), `unknown` for an address written in the
+text. A pair is not a token: it names one pool of a token, so it must be resolved (by a card or a pair lookup)
+before anything is asked about it (docs/semantics.md#calls).
 """
 
 from __future__ import annotations
@@ -34,10 +40,14 @@ ZERO_EVM = EVM_PREFIX + "0" * EVM_HEX_LEN
 ZERO_SOL = B58_ALPHABET[0] * SOL_MIN_LEN  # the system program: decodes to 32 zero bytes, never a token
 
 LINK_HOSTS = ("dexscreener.com", "pump.fun", "birdeye.so", "solscan.io", "gmgn.ai", "photon-sol.tinyastro.io",
-              "bullx.io")
+              "bullx.io", "dextools.io", "geckoterminal.com", "axiom.trade")
 LINK_RE = re.compile(
     r"(?:https?://)?(?:www\.|neo\.)?(dexscreener\.com|pump\.fun|birdeye\.so|solscan\.io|gmgn\.ai"
-    r"|photon-sol\.tinyastro\.io|bullx\.io)(/[^\s<>\"'\)\]]*)", re.IGNORECASE)
+    r"|photon-sol\.tinyastro\.io|bullx\.io|dextools\.io|geckoterminal\.com|axiom\.trade)(/[^\s<>\"'\)\]]*)",
+    re.IGNORECASE)
+
+# what an address is: what its link names (docs/semantics.md#calls, "what a link names")
+MINT, PAIR, UNKNOWN = "mint", "pair", "unknown"
 
 # chain names as written by links, bots and people -> our chain names
 CHAIN_ALIASES = {
@@ -50,6 +60,7 @@ CHAIN_ALIASES = {
     "avax": "avalanche", "avalanche": "avalanche",
     "op": "optimism", "optimism": "optimism", "blast": "blast", "linea": "linea", "sonic": "sonic",
     "ton": "ton", "tron": "tron", "sui": "sui",
+    "polygon_pos": "polygon",  # geckoterminal's network name
 }
 # bullx chainId -> chain
 BULLX_CHAINS = {"1399811149": "solana", "1": "ethereum", "56": "bsc", "8453": "base", "42161": "arbitrum",
@@ -91,7 +102,12 @@ class Token(NamedTuple):  # a NamedTuple: built per message, and far cheaper tha
     address: str          # normalized: Solana as is, EVM lower-cased
     address_raw: str      # as written
     source: str           # link or text
-    maybe_pair: bool = False  # from a link that may name a pool rather than the token (dexscreener, photon lp)
+    kind: str = UNKNOWN   # mint, pair (a pool: dexscreener, photon lp, ...) or unknown (text, other links)
+
+    @property
+    def maybe_pair(self) -> bool:
+        """From a link that names a pool rather than the token (what cards use to tell their pool link)."""
+        return self.kind == PAIR
 
 
 def normalize(raw: str) -> tuple[str, str] | None:
@@ -110,40 +126,55 @@ def _query(query: str, name: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def _link_token(host: str, path: str) -> tuple[str, str | None, bool] | None:
-    """(raw address, chain or None, maybe_pair) named by a link, or None. Plain string ops: urllib is slow."""
+def _link_token(host: str, path: str) -> tuple[str, str | None, str] | None:
+    """(raw address, chain or None, kind) named by a link, or None. Plain string ops: urllib is slow."""
     path, _, query = path.partition("?")
     query = query.partition("#")[0]
     segs = [unquote(x) if "%" in x else x for x in path.partition("#")[0].split("/") if x]
     host = host.lower()
-    if host == "dexscreener.com":
+    if host == "dexscreener.com":  # dexscreener.com/<chain>/<pair>: the page of one pool
         if len(segs) >= 2:
-            return segs[1], chain_name(segs[0]) or segs[0].lower(), True
+            return segs[1], chain_name(segs[0]) or segs[0].lower(), PAIR
         return None
     if host == "pump.fun":
         if segs and segs[0] == "coin" and len(segs) > 1:
-            return segs[1], "solana", False
-        return (segs[0], "solana", False) if segs else None
+            return segs[1], "solana", MINT
+        return (segs[0], "solana", MINT) if segs else None
     if host == "birdeye.so":
         if len(segs) >= 2 and segs[0] == "token":
-            return segs[1], chain_name(_query(query, "chain")), False
+            return segs[1], chain_name(_query(query, "chain")), MINT
         return None
     if host == "solscan.io":
         if len(segs) >= 2 and segs[0] == "token":
-            return segs[1], "solana", False
+            return segs[1], "solana", MINT
         return None
     if host == "gmgn.ai":
         if len(segs) >= 3 and segs[1] == "token":
-            return segs[2], chain_name(segs[0]), False
+            return segs[2], chain_name(segs[0]), MINT
         return None
     if host == "photon-sol.tinyastro.io":
         if segs:
-            return segs[-1], "solana", "lp" in segs[:-1]
+            before = segs[:-1]
+            return segs[-1], "solana", PAIR if "lp" in before else MINT if "token" in before else UNKNOWN
         return None
     if host == "bullx.io":
         addr = _query(query, "address")
         if addr:
-            return addr, BULLX_CHAINS.get(_query(query, "chainId")), False
+            return addr, BULLX_CHAINS.get(_query(query, "chainId")), MINT
+        return None
+    # pool pages only: their other pages keep what the text extraction makes of them
+    if host == "dextools.io":  # dextools.io/app/<lang>/<chain>/pair-explorer/<pair>
+        if "pair-explorer" in segs:
+            i = segs.index("pair-explorer")
+            if 1 <= i < len(segs) - 1:
+                return segs[i + 1], chain_name(segs[i - 1]), PAIR
+        return None
+    if host == "geckoterminal.com":  # geckoterminal.com/<network>/pools/<pool>
+        if len(segs) >= 3 and segs[1] == "pools":
+            return segs[2], chain_name(segs[0]), PAIR
+        return None
+    if host == "axiom.trade" and len(segs) >= 2 and segs[0] == "meme":  # axiom.trade/meme/<pair>
+        return segs[1], "solana", PAIR
     return None
 
 
@@ -158,7 +189,8 @@ def text_chain_hint(text: str) -> str | None:
 def has_link_host(text: str) -> bool:
     # substring tests are far cheaper than running the link regex over every message
     return ("dexscreener" in text or "pump.fun" in text or "birdeye" in text or "solscan" in text
-            or "gmgn" in text or "photon-sol" in text or "bullx" in text)
+            or "gmgn" in text or "photon-sol" in text or "bullx" in text or "dextools" in text
+            or "geckoterminal" in text or "axiom.trade" in text)
 
 
 def link_tokens(urls: list[str] | tuple[str, ...]) -> list[Token]:
@@ -176,16 +208,16 @@ def _url_tokens(url: str) -> tuple[Token, ...]:
         got = _link_token(m.group(1), m.group(2))
         if got is None:
             continue
-        raw, chain, maybe_pair = got
+        raw, chain, kind = got
         norm = normalize(raw)
         if norm is None:
             continue
-        kind, addr = norm
-        if kind == "sol":
+        family, addr = norm
+        if family == "sol":
             chain = "solana"
         elif chain in (None, "solana"):
             chain = "unknown"
-        out.append(Token(chain, addr, raw, "link", maybe_pair))
+        out.append(Token(chain, addr, raw, "link", kind))
     return tuple(out)
 
 
@@ -222,6 +254,6 @@ def extract_tokens(text: str, hrefs: list[str] | tuple[str, ...] = ()) -> list[T
     if unknown:
         hint = text_chain_hint(text)
         if hint:
-            return [Token(hint, t.address, t.address_raw, t.source, t.maybe_pair) if t.chain == "unknown"
+            return [Token(hint, t.address, t.address_raw, t.source, t.kind) if t.chain == "unknown"
                     else t for t in tokens.values()]
     return list(tokens.values())

@@ -16,7 +16,14 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
+from quantbot_pipelines.candles.pairs import (
+    OfflinePairs,
+    PairResolver,
+    PairTokenStore,
+    pairs_to_resolve,
+    resolve_pairs,
+)
+from quantbot_pipelines.schemas import PAIR_TOKENS, TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
 from quantbot_pipelines.telegram import ExportRef, finalize_calls, find_exports, parse_export
 from quantbot_pipelines.warehouse import Warehouse
 
@@ -29,14 +36,18 @@ class StageResult:
     quarantined: int
     by_reason: dict[str, int]
     affected_days: list[dt.date] = field(default_factory=list)
+    pairs: dict[str, int] = field(default_factory=dict)  # pair lookups of the export's calls, by status
+    pair_requests: int = 0  # requests the lookups made (cached pairs make none)
+    pair_answers: int = 0  # answers kept in pair_tokens by this staging
 
 
 def all_calls(warehouse: Warehouse) -> pl.DataFrame:
-    """Every call of every staged export, de-duplicated and flagged (TELEGRAM_CALLS columns)."""
+    """Every call of every staged export, de-duplicated, pair calls re-keyed by the pair lookups kept in
+    pair_tokens, and flagged (TELEGRAM_CALLS columns)."""
     staged = warehouse.read(TELEGRAM_STAGED_CALLS)
     if staged.is_empty():
         return pl.from_arrow(TELEGRAM_CALLS.empty())
-    return finalize_calls(staged.sort("export_id"))
+    return finalize_calls(staged.sort("export_id"), pair_tokens=warehouse.read(PAIR_TOKENS))
 
 
 def _day_digests(calls: pl.DataFrame) -> dict[dt.date, int]:
@@ -50,9 +61,10 @@ def _day_digests(calls: pl.DataFrame) -> dict[dt.date, int]:
     return {row[0]: hash((row[1], row[2])) for row in out.iter_rows()}
 
 
-def stage_export(warehouse: Warehouse, ref: ExportRef, *, tz: str | None = None,
-                 bot_names: Iterable[str] = ()) -> StageResult:
-    """Parse one export into the staging tables; return the days whose calls changed (or are missing)."""
+def stage_export(warehouse: Warehouse, ref: ExportRef, *, tz: str | None = None, bot_names: Iterable[str] = (),
+                 pairs: PairResolver | None = None) -> StageResult:
+    """Parse one export into the staging tables and look up the pairs its calls name (`pairs`; default: none
+    looked up); return the days whose calls changed (or are missing)."""
     before = _day_digests(all_calls(warehouse))
     started = time.perf_counter()
     try:
@@ -70,6 +82,10 @@ def stage_export(warehouse: Warehouse, ref: ExportRef, *, tz: str | None = None,
     staged = pl.from_arrow(calls).with_columns(pl.lit(ref.key).alias("export_id"))
     warehouse.write_partition(TELEGRAM_STAGED_CALLS, {"export_id": ref.key}, staged)
     warehouse.write_partition(TELEGRAM_QUARANTINE, {"export_id": ref.key}, quarantine)
+    # pair addresses no card resolved: asked once ever, each answer kept the moment it arrives
+    store = PairTokenStore(warehouse)
+    resolved, answers = resolve_pairs(pairs_to_resolve(staged), pairs or OfflinePairs(), store.read(),
+                                      on_answer=store.add)
     after = _day_digests(all_calls(warehouse))
     existing = {p["day"] for p in warehouse.partitions(TELEGRAM_CALLS)}
     changed = {d for d in before.keys() | after.keys() if before.get(d) != after.get(d)}
@@ -77,7 +93,9 @@ def stage_export(warehouse: Warehouse, ref: ExportRef, *, tz: str | None = None,
     q = pl.from_arrow(quarantine)
     by_reason = dict(q.group_by("reason").len().iter_rows()) if q.height else {}
     return StageResult(export_id=ref.key, stats=stats, calls=calls.num_rows, quarantined=q.height,
-                       by_reason=by_reason, affected_days=sorted(changed | missing))
+                       by_reason=by_reason, affected_days=sorted(changed | missing),
+                       pairs=dict(resolved.group_by("status").len().sort("status").iter_rows()),
+                       pair_requests=int(resolved.get_column("requests").sum()), pair_answers=answers.height)
 
 
 def quarantine_on_days(warehouse: Warehouse, days: Iterable[dt.date]) -> pl.DataFrame:

@@ -22,7 +22,7 @@ def test_failed_run_is_recorded_and_posted(tmp_path):
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(telegram_exports_partitions.name, ["gone--result.json"])
     result = materialize(list(make_definitions(resources).assets),
-                         selection=["telegram_staged_calls", "telegram_quarantine"], partition_key="gone--result.json",
+                         selection=["telegram_staged_calls", "telegram_quarantine", "pair_tokens"], partition_key="gone--result.json",
                          instance=instance,
                          resources=resources, raise_on_error=False)
     assert not result.success

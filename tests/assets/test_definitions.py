@@ -105,7 +105,8 @@ def test_lineage_runs_from_the_side_tables_to_the_boards():
         return seen
 
     for board in ("caller_leaderboard", "strategy_leaderboard", "caller_strategy_leaderboard"):
-        assert {"telegram_quarantine", "telegram_staged_calls", "candle_ledger", "raw_candles"} <= upstream(board)
+        assert {"telegram_quarantine", "telegram_staged_calls", "pair_tokens", "candle_ledger",
+                "raw_candles"} <= upstream(board)
 
 
 def test_settings_are_read_when_the_definitions_are_built_not_at_import():

@@ -30,7 +30,7 @@ def _apply_partition_requests(instance, result) -> None:
 def _assets_of(request) -> list[str]:
     if request.asset_selection:
         return [k.to_user_string() for k in request.asset_selection]
-    return {"stage_telegram_export": ["telegram_staged_calls", "telegram_quarantine"],
+    return {"stage_telegram_export": ["telegram_staged_calls", "telegram_quarantine", "pair_tokens"],
             "derive_telegram_calls": ["telegram_calls"]}[
         request.job_name]
 

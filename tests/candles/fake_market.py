@@ -1,5 +1,7 @@
 """A loopback HTTP server that answers as Birdeye and GeckoTerminal do (docs/formats.md#candle-apis),
 with scripted faults, an optional per-key rate limit and latency. Used by the tests and benchmarks/bench_fetch.py.
+It also answers pair look-ups as DexScreener (`/latest/dex/pairs/<chain>/<pair>`) and GeckoTerminal
+(`/api/v2/networks/<network>/pools/<pool>`) do, for the pairs in `pairs`; scripted faults are keyed by the pair.
 
 Candles are a pure function of (address, open time), so tests can compute what must come back. Minutes where
 `(t // 60 + h) % 11 == 0` have no trades (Birdeye without padding leaves them out).
@@ -56,6 +58,8 @@ class FakeMarket(LoopbackServer):
         self.dead: set[str] = set()                              # known, never traded: empty items
         self.bad: set[str] = set()                               # 400
         self.gecko_unknown: set[str] = set()                     # no pools (404)
+        self.pairs: dict[str, tuple[str, str | None]] = {}       # pair address -> (base token, quote token)
+        self.pairs_empty_list: set[str] = set()                  # unknown to DexScreener as [] (else null)
         self.requests: list[dict] = []
         self.history_from = 0                                    # GeckoTerminal: no candles before
         self.status_counts: dict[int, int] = defaultdict(int)
@@ -106,6 +110,8 @@ class FakeMarket(LoopbackServer):
             time.sleep(self.latency)
         if url.path.startswith("/api/v2/"):
             return self._gecko(h, url.path, params)
+        if url.path.startswith("/latest/dex/pairs/"):
+            return self._dex_pair(h, url.path)
         if url.path != "/defi/v3/ohlcv":
             return self._send(h, 404, {"success": False, "message": "Not found"})
         key = rec["headers"].get("x-api-key")
@@ -164,11 +170,62 @@ class FakeMarket(LoopbackServer):
             return self._send(h, 504, {"success": False, "message": "late"})
         if fault == "malformed":
             return self._send(h, 200, b'{"success": true, "data": {"items": [{"unix_ti')
+        if fault == "badshape":  # valid JSON, not the answer's shape
+            return self._send(h, 200, {"unexpected": [1, 2]})
+        if fault in ("400", "403"):
+            return self._send(h, int(fault), {"error": "refused"})
         raise ValueError(fault)
+
+    # -- pair look-ups -----------------------------------------------------------------------------------
+    def _pair_request(self, h: BaseHTTPRequestHandler, pair: str, limited: str) -> tuple[str, str | None] | bool:
+        """The pair's (base, quote), None when unknown, or True when a fault or the rate limit answered."""
+        if self.rate_limit and not self._admit(limited):
+            self._send(h, 429, {"error": "rate limited"})
+            return True
+        fault = self._next_fault(pair)
+        if fault:
+            self._fault(h, fault)
+            return True
+        return self.pairs.get(pair)
+
+    def _dex_pair(self, h: BaseHTTPRequestHandler, path: str) -> None:
+        parts = path.strip("/").split("/")  # latest dex pairs <chainId> <pair>
+        if len(parts) != 5:
+            return self._send(h, 404, {"error": "not found"})
+        chain, pair = parts[3], parts[4]
+        got = self._pair_request(h, pair, "dexscreener")
+        if got is True:
+            return None
+        if got is None:
+            return self._send(h, 200, {"schemaVersion": "1.0.0", "pairs": [] if pair in self.pairs_empty_list
+                                       else None})
+        base, quote = got
+        return self._send(h, 200, {"schemaVersion": "1.0.0", "pairs": [{
+            "chainId": chain, "dexId": "raydium", "pairAddress": pair,
+            "baseToken": {"address": base, "name": "Base", "symbol": "BASE"},
+            "quoteToken": {"address": quote or "So11111111111111111111111111111111111111112", "symbol": "SOL"},
+            "priceUsd": "0.0000482", "liquidity": {"usd": 19000.0, "base": 1.0e8, "quote": 90.0},
+            "fdv": 48200, "pairCreatedAt": 1740900000000}]})
+
+    def _gecko_pool(self, h: BaseHTTPRequestHandler, network: str, pool: str) -> None:
+        got = self._pair_request(h, pool, "gecko")
+        if got is True:
+            return None
+        if got is None:
+            return self._send(h, 404, {"errors": [{"status": "404", "title": "Not Found"}]})
+        base, quote = got
+        rel = {"base_token": {"data": {"id": f"{network}_{base}", "type": "token"}},
+               "dex": {"data": {"id": "raydium", "type": "dex"}}}
+        if quote:
+            rel["quote_token"] = {"data": {"id": f"{network}_{quote}", "type": "token"}}
+        return self._send(h, 200, {"data": {"id": f"{network}_{pool}", "type": "pool", "attributes": {
+            "address": pool, "name": "BASE / SOL", "reserve_in_usd": "19000.5"}, "relationships": rel}})
 
     # -- GeckoTerminal -----------------------------------------------------------------------------------
     def _gecko(self, h: BaseHTTPRequestHandler, path: str, params: dict) -> None:
         parts = path.strip("/").split("/")  # api v2 networks <net> tokens <addr> pools | pools <pool> ohlcv <tf>
+        if len(parts) == 6 and parts[4] == "pools":  # one pool (a pair look-up)
+            return self._gecko_pool(h, parts[3], parts[5])
         if self.rate_limit and not self._admit("gecko"):
             return self._send(h, 429, {"status": {"error_code": 429, "error_message": "Rate Limited"}})
         if len(parts) == 6 and parts[4] == "tokens" or len(parts) == 7 and parts[4] == "tokens":

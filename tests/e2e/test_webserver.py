@@ -150,7 +150,7 @@ def test_pipeline_through_the_webserver(dagster_dev):
     nodes = dagster.gql("{ assetNodes { assetKey { path } isPartitioned partitionDefinition { dimensionTypes "
                         "{ name } } assetChecksOrError { ... on AssetChecks { checks { name } } } } }")["assetNodes"]
     graph = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-    for name in ["telegram_staged_calls", "telegram_quarantine", "candle_ledger", *STAGES]:
+    for name in ["telegram_staged_calls", "telegram_quarantine", "pair_tokens", "candle_ledger", *STAGES]:
         assert graph[name]["isPartitioned"], name
     assert "run_failures" in graph  # written by a sensor, still in the graph
     for name in ROLLUPS:

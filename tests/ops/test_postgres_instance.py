@@ -26,7 +26,7 @@ def test_partitioned_runs_land_in_postgres(tmp_path, pg_home, pg_database, resou
     with DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(telegram_exports_partitions.name, [key])
         assets = list(make_definitions(resources).assets)
-        staged = materialize(assets, selection=["telegram_staged_calls", "telegram_quarantine"],
+        staged = materialize(assets, selection=["telegram_staged_calls", "telegram_quarantine", "pair_tokens"],
                              partition_key=key, instance=instance, resources=resources)
         (meta,) = [m.metadata for m in staged.asset_materializations_for_node("telegram_exports")
                    if m.asset_key == AssetKey("telegram_staged_calls")]

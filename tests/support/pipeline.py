@@ -12,6 +12,7 @@ from assets import build_definitions
 from resources import (
     AlertResource,
     CandleSourceResource,
+    PairResolverResource,
     StrategyFolderResource,
     TelegramInboxResource,
     WarehouseResource,
@@ -31,6 +32,7 @@ def make_resources(root: Path, *, warehouse_url: str | None = None, strategies: 
         "warehouse": WarehouseResource(url=warehouse_url or f"parquet://{root / 'warehouse'}"),
         "telegram_inbox": TelegramInboxResource(inbox=str(root / "inbox")),
         "candle_source": CandleSourceResource(kind="synthetic"),
+        "pair_resolver": PairResolverResource(),
         "strategies": StrategyFolderResource(folder=str(root / "strategies")),
         "alerts": AlertResource(),
     }

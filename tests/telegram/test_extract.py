@@ -37,28 +37,50 @@ def test_glued_text_is_not_an_address():
     assert [t.address for t in extract_tokens(f"({DCAP}).")] == [DCAP]
 
 
-@pytest.mark.parametrize("url, chain, address, pair", [
-    (f"https://dexscreener.com/solana/{DCAP_PAIR}", "solana", DCAP_PAIR, True),
-    (f"https://dexscreener.com/ethereum/{PEPE}", "ethereum", PEPE, True),
-    (f"https://dexscreener.com/bsc/{CDOG_RAW}?maker=1", "bsc", CDOG, True),
-    (f"https://pump.fun/{PUMP}", "solana", PUMP, False),
-    (f"https://pump.fun/coin/{PUMP}", "solana", PUMP, False),
-    (f"https://birdeye.so/token/{DCAP}?chain=solana", "solana", DCAP, False),
-    (f"https://birdeye.so/token/{PEPE}?chain=ethereum", "ethereum", PEPE, False),
-    (f"https://solscan.io/token/{DCAP}", "solana", DCAP, False),
-    (f"https://gmgn.ai/sol/token/{DCAP}", "solana", DCAP, False),
-    (f"https://gmgn.ai/base/token/{PEPE}", "base", PEPE, False),
-    (f"https://photon-sol.tinyastro.io/en/lp/{DCAP_PAIR}", "solana", DCAP_PAIR, True),
-    (f"https://photon-sol.tinyastro.io/en/token/{DCAP}", "solana", DCAP, False),
-    (f"https://neo.bullx.io/terminal?chainId=1399811149&address={DCAP}", "solana", DCAP, False),
-    (f"https://bullx.io/terminal?chainId=56&address={CDOG_RAW}", "bsc", CDOG, False),
+@pytest.mark.parametrize("url, chain, address, kind", [
+    # links to a pool (pair): not the token
+    (f"https://dexscreener.com/solana/{DCAP_PAIR}", "solana", DCAP_PAIR, "pair"),
+    (f"https://dexscreener.com/ethereum/{PEPE}", "ethereum", PEPE, "pair"),
+    (f"https://dexscreener.com/bsc/{CDOG_RAW}?maker=1", "bsc", CDOG, "pair"),
+    (f"https://photon-sol.tinyastro.io/en/lp/{DCAP_PAIR}", "solana", DCAP_PAIR, "pair"),
+    (f"https://www.dextools.io/app/en/solana/pair-explorer/{DCAP_PAIR}?t=1", "solana", DCAP_PAIR, "pair"),
+    (f"https://www.dextools.io/app/en/ether/pair-explorer/{PEPE}", "ethereum", PEPE, "pair"),
+    (f"https://www.geckoterminal.com/solana/pools/{DCAP_PAIR}", "solana", DCAP_PAIR, "pair"),
+    (f"https://www.geckoterminal.com/polygon_pos/pools/{PEPE}", "polygon", PEPE, "pair"),
+    (f"https://axiom.trade/meme/{DCAP_PAIR}", "solana", DCAP_PAIR, "pair"),
+    # links to the token (mint)
+    (f"https://pump.fun/{PUMP}", "solana", PUMP, "mint"),
+    (f"https://pump.fun/coin/{PUMP}", "solana", PUMP, "mint"),
+    (f"https://birdeye.so/token/{DCAP}?chain=solana", "solana", DCAP, "mint"),
+    (f"https://birdeye.so/token/{PEPE}?chain=ethereum", "ethereum", PEPE, "mint"),
+    (f"https://solscan.io/token/{DCAP}", "solana", DCAP, "mint"),
+    (f"https://gmgn.ai/sol/token/{DCAP}", "solana", DCAP, "mint"),
+    (f"https://gmgn.ai/base/token/{PEPE}", "base", PEPE, "mint"),
+    (f"https://photon-sol.tinyastro.io/en/token/{DCAP}", "solana", DCAP, "mint"),
+    (f"https://neo.bullx.io/terminal?chainId=1399811149&address={DCAP}", "solana", DCAP, "mint"),
+    (f"https://bullx.io/terminal?chainId=56&address={CDOG_RAW}", "bsc", CDOG, "mint"),
+    # a link that does not say
+    (f"https://photon-sol.tinyastro.io/en/r/@caller/{DCAP}", "solana", DCAP, "unknown"),
 ])
-def test_every_link_host(url, chain, address, pair):
+def test_every_link_host(url, chain, address, kind):
+    """docs/semantics.md#calls, "what a link names"."""
     (tok,) = link_tokens([url])
-    assert (tok.chain, tok.address, tok.maybe_pair, tok.source) == (chain, address, pair, "link")
+    assert (tok.chain, tok.address, tok.kind, tok.source) == (chain, address, kind, "link")
+    assert tok.maybe_pair == (kind == "pair")  # what cards read
     # the same link inside plain text
     (tok2,) = extract_tokens(f"look {url} now")
-    assert (tok2.chain, tok2.address) == (chain, address)
+    assert (tok2.chain, tok2.address, tok2.kind) == (chain, address, kind)
+
+
+def test_text_addresses_are_of_unknown_kind():
+    assert {t.kind for t in extract_tokens(f"buy {DCAP} and {CDOG_RAW} #bsc")} == {"unknown"}
+
+
+def test_other_pages_of_pool_sites_stay_text():
+    # only their pool pages are read as links; an address elsewhere in them is what the text says
+    (tok,) = extract_tokens(f"https://www.geckoterminal.com/solana/tokens/{DCAP}")
+    assert (tok.source, tok.kind) == ("text", "unknown")
+    assert link_tokens([f"https://www.dextools.io/app/en/solana/token/{DCAP}"]) == []
 
 
 def test_link_with_invalid_address_is_ignored():
