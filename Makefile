@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 UI_PORT ?= 3000
 
-.PHONY: demo test ui install validate bench lint clean
+.PHONY: demo test faults ui install validate bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: install $(DAGSTER_HOME)/dagster.yaml
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# the fault matrix at full strength (docs/reliability.md); `make test` runs the same tests with few trials
+FAULT_TRIALS ?= 50
+faults: install
+	QUANTBOT_FAULT_TRIALS=$(FAULT_TRIALS) $(VENV)/bin/pytest -q -m faults
 
 bench: install
 	for b in ingest fetch analytics simulation storage pipeline; do $(PY) -m benchmarks.bench_$$b || exit 1; done
