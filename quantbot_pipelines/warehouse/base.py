@@ -48,6 +48,24 @@ def check_partition(spec: TableSpec, partition: Partition) -> dict[str, Any]:
     return {c: partition_value(spec, c, partition[c]) for c in spec.partition_by}
 
 
+def _match(value: Any, op: str, target: Any) -> bool:
+    if op == "in":
+        return value in target
+    if value is None:
+        return False
+    return {"=": value == target, "!=": value != target, "<": value < target, "<=": value <= target,
+            ">": value > target, ">=": value >= target}[op]
+
+
+def partition_matches(spec: TableSpec, partition: Mapping[str, Any], preds: Iterable[Predicate]) -> bool:
+    """Whether a partition's values satisfy predicates on partition columns (values normalised as keys are)."""
+    for col, op, value in preds:
+        target = [partition_value(spec, col, v) for v in value] if op == "in" else partition_value(spec, col, value)
+        if not _match(partition[col], op, target):
+            return False
+    return True
+
+
 def check_predicates(where: Iterable[Predicate] | None) -> list[Predicate]:
     out = []
     for col, op, value in where or ():

@@ -4,10 +4,13 @@
     <root>/<table>/day=2025-03-02/strategy=tp2x/data.parquet
 
 One file per partition makes replace atomic with a single rename: the new file is written beside the old
-under a unique temporary name and `os.replace`d over it, so readers (other processes of Dagster's
-multiprocess executor, concurrent runs) see either the old rows or the new, never a half-written file,
-and a crashed writer leaves only a temporary file that a later write of the partition sweeps away
-(once it is an hour old: a younger one may be a concurrent writer's).
+under a unique temporary name and `os.replace`d over it. A reader opens each partition file once and reads
+its footer and its pages through that one handle, which stays on the file it opened even when a writer
+replaces the name a moment later; so readers (threads, other processes of Dagster's multiprocess executor,
+concurrent runs) see either the old rows or the new, whole, never an error. A partition deleted between
+listing and opening is simply not read. A writer killed at any point leaves the committed file as it was
+and at most a temporary file, which a later write of the partition sweeps away (once it is an hour old: a
+younger one may be a concurrent writer's). Durability against power loss (fsync) is not attempted.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from urllib.parse import quote, unquote
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from quantbot_pipelines.schemas import TableSpec
@@ -32,6 +36,7 @@ from quantbot_pipelines.warehouse.base import (
     Warehouse,
     check_partition,
     check_predicates,
+    partition_matches,
     partition_value,
     spec_of,
     to_arrow,
@@ -45,15 +50,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return quote(str(value), safe="")
-
-
-def _match(value: Any, op: str, target: Any) -> bool:
-    if op == "in":
-        return value in target
-    if value is None:
-        return False
-    return {"=": value == target, "!=": value != target, "<": value < target, "<=": value <= target,
-            ">": value > target, ">=": value >= target}[op]
 
 
 class ParquetWarehouse(Warehouse):
@@ -102,7 +98,15 @@ class ParquetWarehouse(Warehouse):
             except FileNotFoundError:
                 pass
         tmp = target_dir / f".{DATA_FILE}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(arrow, tmp, compression=self.compression, row_group_size=self.row_group_size)
+        for attempt in range(3):
+            try:
+                pq.write_table(arrow, tmp, compression=self.compression, row_group_size=self.row_group_size)
+                break
+            except FileNotFoundError:
+                # a concurrent delete of a sibling partition removed the (then empty) folder: make it again
+                if attempt == 2:
+                    raise
+                target_dir.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target_dir / DATA_FILE)
         return arrow.num_rows
 
@@ -120,37 +124,47 @@ class ParquetWarehouse(Warehouse):
     def delete_partition(self, table, partition: Partition) -> None:
         spec = spec_of(table)
         part = check_partition(spec, partition)
-        (self._partition_dir(spec, part) / DATA_FILE).unlink(missing_ok=True)
+        folder = self._partition_dir(spec, part)
+        (folder / DATA_FILE).unlink(missing_ok=True)
+        # short-lived partitions (one per journaled answer) would otherwise leave one empty folder each;
+        # rmdir refuses a folder that is not empty (a writer's temporary file, a deeper partition)
+        base = self._table_dir(spec)
+        while folder != base:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
 
     def read(self, table, where: Sequence[Predicate] | None = None, columns: Sequence[str] | None = None):
         spec = spec_of(table)
         preds = check_predicates(where)
         part_preds = [p for p in preds if p[0] in spec.partition_by]
         row_preds = [p for p in preds if p[0] not in spec.partition_by]
-        files = []
-        for part in self.partitions(spec):
-            if all(_match(part[c], op, self._coerce(spec, c, op, v)) for c, op, v in part_preds):
-                files.append(self._partition_dir(spec, part) / DATA_FILE)
+        files = [self._partition_dir(spec, part) / DATA_FILE for part in self.partitions(spec)
+                 if partition_matches(spec, part, part_preds)]
         cols = list(columns) if columns else spec.columns
-        if not files:
-            return pl.from_arrow(spec.empty().select(cols))
-        tables = []
-        filt = _arrow_filter(spec, row_preds)
+        filt = pq.filters_to_expression(_arrow_filter(spec, row_preds)) if row_preds else None
         filt_cols = {c for c, _, _ in row_preds}
+        tables = []
         for f in files:
-            if filt_cols <= set(pq.read_schema(f).names):
-                t = _evolve(spec, pq.read_table(f, filters=filt))
-            else:
-                # a file older than a filtered column: add it (null) first, then filter in memory
-                t = _evolve(spec, pq.read_table(f)).filter(pq.filters_to_expression(filt))
+            try:
+                source = pa.OSFile(str(f))
+            except FileNotFoundError:
+                continue  # deleted since it was listed
+            # footer, schema and pages through this one handle: a replace of the name cannot come in between
+            with source:
+                fragment = ds.ParquetFileFormat().make_fragment(source)
+                if filt_cols <= set(fragment.physical_schema.names):
+                    t = _evolve(spec, fragment.to_table(filter=filt))  # row groups pruned by their statistics
+                else:
+                    # a file older than a filtered column: add it (null) first, then filter in memory
+                    t = _evolve(spec, fragment.to_table())
+                    t = t if filt is None else t.filter(filt)
             tables.append(t.select(cols))
+        if not tables:
+            return pl.from_arrow(spec.empty().select(cols))
         return pl.from_arrow(pa.concat_tables(tables))
-
-    @staticmethod
-    def _coerce(spec: TableSpec, col: str, op: str, value: Any) -> Any:
-        if op == "in":
-            return [partition_value(spec, col, v) for v in value]
-        return partition_value(spec, col, value)
 
 
 def _evolve(spec: TableSpec, table: pa.Table) -> pa.Table:
