@@ -7,7 +7,7 @@ from dagster import EnvVar
 from resources.alerts import AlertResource
 from resources.candles import CandleSourceResource
 from resources.pairs import PairResolverResource
-from resources.settings import Settings
+from resources.settings import Settings, SettingsError
 from resources.strategies import StrategyFolderResource
 from resources.telegram import TelegramInboxResource
 from resources.warehouse import WarehouseResource
@@ -19,13 +19,15 @@ def build_resources(settings: Settings) -> dict:
         return EnvVar(name) if name in settings.secrets_set else None
 
     return {
-        "warehouse": WarehouseResource(url=settings.warehouse_url, password=secret("QUANTBOT_WAREHOUSE_PASSWORD")),
+        # a URL with a password in it is read from the variable when a run starts (stored as its name only)
+        "warehouse": WarehouseResource(url=settings.from_secret_env("QUANTBOT_WAREHOUSE", settings.warehouse_url),
+                                       password=secret("QUANTBOT_WAREHOUSE_PASSWORD")),
         "telegram_inbox": TelegramInboxResource(inbox=str(settings.inbox), timezone=settings.export_tz),
         "candle_source": CandleSourceResource(
             kind=settings.candle_source, birdeye_api_keys=secret("BIRDEYE_API_KEYS"),
             birdeye_requests_per_second=settings.birdeye_rps, folder=str(settings.candle_dir)),
         "pair_resolver": PairResolverResource(kind=settings.pair_resolver),
-        "strategies": StrategyFolderResource(folder=str(settings.strategies_dir)),
+        "strategies": StrategyFolderResource(folder=str(settings.strategies_dir), max_variants=settings.max_variants),
         "alerts": AlertResource(webhook_url=secret("QUANTBOT_ALERT_WEBHOOK_URL"),
                                 telegram_token=secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
                                 telegram_chat=settings.alert_telegram_chat),
@@ -37,6 +39,7 @@ __all__ = [
     "CandleSourceResource",
     "PairResolverResource",
     "Settings",
+    "SettingsError",
     "StrategyFolderResource",
     "TelegramInboxResource",
     "WarehouseResource",

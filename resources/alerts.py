@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 
@@ -62,4 +62,9 @@ class AlertResource(ConfigurableResource):
     telegram_base_url: str = "https://api.telegram.org"
 
     def targets(self) -> AlertTargets:
-        return AlertTargets(self.webhook_url, self.telegram_token, self.telegram_chat, self.telegram_base_url)
+        # EnvVar fields are resolved by Dagster inside runs and sensors; used directly, read them here
+        def value(v: str | None) -> str | None:
+            return v.get_value() if isinstance(v, EnvVar) else v
+
+        return AlertTargets(value(self.webhook_url), value(self.telegram_token), self.telegram_chat,
+                            self.telegram_base_url)

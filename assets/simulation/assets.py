@@ -31,7 +31,7 @@ from quantbot_pipelines.schemas import (
     TELEGRAM_CALLS,
     TOKEN_ANALYTICS,
 )
-from quantbot_pipelines.simulation import StrategyError, load_strategy_file, simulate
+from quantbot_pipelines.simulation import StrategyError, simulate
 from quantbot_pipelines.simulation import (
     caller_strategy_leaderboard as build_caller_strategy_leaderboard,
 )
@@ -55,7 +55,7 @@ def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseReso
         if not path.exists():
             raise Failure(f"strategy file {path} is gone; the strategies sensor removes its partitions")
         try:
-            variants = load_strategy_file(path)
+            variants = strategies.load(path)  # within the folder's variant cap
         except StrategyError as exc:
             raise Failure(str(exc)) from exc
         for day in sorted(days):

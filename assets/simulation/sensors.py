@@ -3,6 +3,8 @@
 New file: partition added and its results requested for every call day. Changed file: re-requested.
 Removed file: partition removed (its stored rows stay, but leave the leaderboards). One run per file:
 the request spans all call days as one 2-D partition range, which the single-run backfill policy honours.
+A file that cannot be read or is invalid (not UTF-8, too large, hostile YAML, a sweep past the variant cap)
+is skipped with a warning naming it, once per version of the file; the other files go ahead.
 """
 
 import json
@@ -19,7 +21,7 @@ from dagster import (
 
 from assets.partitions import range_tags, strategy_files
 from quantbot_pipelines.schemas import SIMULATION_RESULTS, TELEGRAM_CALLS
-from quantbot_pipelines.simulation import StrategyError, load_strategy_file, strategy_file_fingerprint
+from quantbot_pipelines.simulation import StrategyError, strategy_file_fingerprint
 from resources.settings import Settings
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
@@ -36,13 +38,17 @@ def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseReso
 
     add, requests, fingerprints = [], [], {}
     for stem, path in files.items():
-        fingerprint = strategy_file_fingerprint(path)
+        try:
+            fingerprint = strategy_file_fingerprint(path)
+        except OSError as exc:  # a folder named *.yaml, no permission, removed since the listing: asked again
+            context.log.warning(f"skipping {path.name}: cannot read it: {exc}")
+            continue
         fingerprints[stem] = fingerprint
         if seen.get(stem) == fingerprint and stem in known:
             continue
         try:
-            load_strategy_file(path)
-        except StrategyError as exc:
+            strategies.load(path)
+        except (StrategyError, OSError) as exc:
             context.log.warning(f"skipping {path.name}: {exc}")
             continue
         if stem not in known:

@@ -3,6 +3,8 @@
 Each tick is cheap: it stats the inbox (sizes and mtimes, no parsing) and reads the metadata of the
 `telegram_staged_calls` materializations that finished since the last tick. The cursor holds both, so an
 unchanged file is never parsed again and every staged export leads to exactly one wave of day runs.
+A missing inbox (or a file where the folder should be) is reported as the tick's skip reason, naming the
+path, on every tick until the folder appears; staged exports are still followed up meanwhile.
 """
 
 import json
@@ -16,6 +18,7 @@ from dagster import (
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     define_asset_job,
     sensor,
 )
@@ -44,7 +47,10 @@ def inbox_requests(context: SensorEvaluationContext, telegram_inbox: TelegramInb
 
     requests: list[RunRequest] = []
     known = set(context.instance.get_dynamic_partitions(telegram_exports_partitions.name))
-    refs = inbox_exports(telegram_inbox.path)
+    problem = telegram_inbox.problem()
+    if problem:
+        context.log.warning(problem)
+    refs = {} if problem else inbox_exports(telegram_inbox.path)
     new_keys = sorted(k for k in refs if k not in known)
     for key, ref in sorted(refs.items()):
         if files.get(key) != ref.fingerprint:
@@ -73,6 +79,7 @@ def inbox_requests(context: SensorEvaluationContext, telegram_inbox: TelegramInb
         run_requests=requests,
         dynamic_partitions_requests=[telegram_exports_partitions.build_add_request(new_keys)] if new_keys else [],
         cursor=json.dumps({"files": files, "event": last_event}),
+        skip_reason=SkipReason(problem) if problem and not requests else None,
     )
 
 

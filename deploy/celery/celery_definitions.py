@@ -6,6 +6,8 @@ by workers on any machine that shares the broker, the Dagster instance (Postgres
 
 Broker and result backend come from QUANTBOT_CELERY_BROKER / QUANTBOT_CELERY_BACKEND (resources/settings.py;
 defaults: the local RabbitMQ and Celery's rpc:// backend); workers read the same through dagster_celery_config.py.
+A URL with a password in it is given to the executor as {"env": <variable>}: Dagster resolves it when the run
+starts, and its storage (where executor config and job snapshots are kept) holds only the variable's name.
 """
 
 import dagster as dg
@@ -18,7 +20,10 @@ from resources.settings import Settings
 @dg.definitions
 def defs() -> dg.Definitions:
     settings = Settings.from_env()
-    executor = celery_executor.configured({"broker": settings.celery_broker, "backend": settings.celery_backend})
+    executor = celery_executor.configured({
+        "broker": settings.executor_value("QUANTBOT_CELERY_BROKER", settings.celery_broker),
+        "backend": settings.executor_value("QUANTBOT_CELERY_BACKEND", settings.celery_backend),
+    })
     # the day-partitioned stages as one job: a day range becomes one run whose steps run on the workers
     day_pipeline = dg.define_asset_job(
         "day_pipeline", selection=["telegram_calls", "raw_candles", "candle_ledger", "token_analytics"],

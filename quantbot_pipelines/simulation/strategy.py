@@ -25,6 +25,13 @@ labels: take_profit (tp), stop_loss (sl), trailing_stop (trail), trailing_stop.a
 trailing_stop.distance (trail_dist), break_even (be), time_exit (time), entry_delay (delay), fee_bps (fee),
 slippage_bps (slip), intrabar (intrabar). Example: 5 take-profits x 5 stops x 4 time exits = 100 strategies
 in five lines. strategies/README.md shows complete files.
+
+Limits, so that no file (however written) costs more than a bounded amount of work: a file is at most
+MAX_FILE_BYTES (256 KB) of UTF-8, with no YAML anchors or aliases and at most MAX_DEPTH (16) levels of nested
+lists and mappings; durations are at most MAX_DURATION_S (365 days); a ladder has at most MAX_LEVELS (32)
+levels; a sweep expands to at most `max_variants` strategies (DEFAULT_MAX_VARIANTS, 10 000; the setting
+QUANTBOT_MAX_VARIANTS). Every swept value is checked, and the product's size computed, before any variant
+is built.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +51,15 @@ from quantbot_pipelines.backtest import DEFAULT_HORIZON_S, DEFAULT_MAX_ENTRY_GAP
 
 INTRABAR_POLICIES = tuple(p.name for p in Intrabar)
 _EPS = 1e-9
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 16  # nested lists / mappings in a file (a ladder of [m, f] pairs in a sweep list is 4)
+MAX_DURATION_S = 365 * 86400
+MAX_LEVELS = 32  # take-profit levels of one ladder
+DEFAULT_MAX_VARIANTS = 10_000
+_MAX_MAGNITUDE = 1e15  # larger numbers are no multiple, fraction or basis points (and may not fit a float)
+_MAX_DURATION = "365 days"
+_MAX_NAME = 200  # characters of a strategy name (variant names add their labels)
 
 
 class StrategyError(ValueError):
@@ -85,6 +102,8 @@ def _fail(where: str, field: str, expected: str, got: Any = None) -> StrategyErr
 def _check_strategy(s: Strategy, where: str) -> None:
     if not isinstance(s.name, str) or not s.name.strip():
         raise _fail(where, "name", "a non-empty string", s.name)
+    if len(s.take_profit) > MAX_LEVELS:
+        raise _fail(where, "take_profit", f"at most {MAX_LEVELS} levels", len(s.take_profit))
     prev = 1.0
     total = 0.0
     for i, level in enumerate(s.take_profit):
@@ -111,20 +130,20 @@ def _check_strategy(s: Strategy, where: str) -> None:
         if not -1 < s.break_even < s.take_profit[0][0] - 1:
             raise _fail(where, "break_even", "an offset above -1 and below the first take-profit level",
                         s.break_even)
-    if s.time_exit_s is not None and not s.time_exit_s > 0:
-        raise _fail(where, "time_exit", "a positive duration", s.time_exit_s)
-    if not s.entry_delay_s >= 0:
-        raise _fail(where, "entry_delay", "a duration >= 0", s.entry_delay_s)
+    if s.time_exit_s is not None and not 0 < s.time_exit_s <= MAX_DURATION_S:
+        raise _fail(where, "time_exit", f"a positive duration of at most {_MAX_DURATION}", s.time_exit_s)
+    if not 0 <= s.entry_delay_s <= MAX_DURATION_S:
+        raise _fail(where, "entry_delay", f"a duration >= 0 of at most {_MAX_DURATION}", s.entry_delay_s)
     for field in ("fee_bps", "slippage_bps"):
         v = getattr(s, field)
         if not 0 <= v < 10_000:
             raise _fail(where, field, "basis points in [0, 10000)", v)
     if s.intrabar not in INTRABAR_POLICIES:
         raise _fail(where, "intrabar", f"one of {', '.join(INTRABAR_POLICIES)}", s.intrabar)
-    if not s.horizon_s > 0:
-        raise _fail(where, "horizon", "a positive duration", s.horizon_s)
-    if not s.max_entry_gap_s >= 0:
-        raise _fail(where, "max_entry_gap", "a duration >= 0", s.max_entry_gap_s)
+    if not 0 < s.horizon_s <= MAX_DURATION_S:
+        raise _fail(where, "horizon", f"a positive duration of at most {_MAX_DURATION}", s.horizon_s)
+    if not 0 <= s.max_entry_gap_s <= MAX_DURATION_S:
+        raise _fail(where, "max_entry_gap", f"a duration >= 0 of at most {_MAX_DURATION}", s.max_entry_gap_s)
 
 
 # ---- parsing of YAML values -------------------------------------------------------------------------------
@@ -139,22 +158,47 @@ _SWEEP_LABELS = {"take_profit": "tp", "stop_loss": "sl", "trailing_stop": "trail
                  "slippage_bps": "slip", "intrabar": "intrabar"}
 
 
+def _shown(v: Any) -> Any:
+    """A value as quoted in an error: long ones cut (a message never carries a whole hostile value)."""
+    text = repr(v)
+    return v if len(text) <= 80 else _Cut(text[:77] + "...")
+
+
+class _Cut(str):
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _finite(v: Any) -> bool:
+    """A real number a float holds exactly enough: not bool, not nan/inf, not a 400-digit int."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    return abs(v) <= _MAX_MAGNITUDE if isinstance(v, int) else math.isfinite(v) and abs(v) <= _MAX_MAGNITUDE
+
+
 def _number(where: str, field: str, v: Any, expected: str = "a number") -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise _fail(where, field, expected, v)
+    if not _finite(v):
+        raise _fail(where, field, expected, _shown(v))
     return float(v)
 
 
 def _duration(where: str, field: str, v: Any, optional: bool = False) -> int | None:
     if v is None and optional:
         return None
+    expected = ("seconds or a duration like 30s, 15m, 24h, 2d, of at most " + _MAX_DURATION
+                + (", or null" if optional else ""))
+    seconds: float | None = None
     if isinstance(v, str):
-        m = _DURATION.match(v)
+        m = _DURATION.match(v) if len(v) <= 40 else None
         if m:
-            return round(float(m.group(1)) * _UNITS[m.group(2)])
-    elif isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-        return int(v)
-    raise _fail(where, field, "seconds or a duration like 30s, 15m, 24h, 2d" + (", or null" if optional else ""), v)
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    elif isinstance(v, int | float) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v)):
+        seconds = v
+    if seconds is None:
+        raise _fail(where, field, expected, _shown(v))
+    if not -MAX_DURATION_S <= seconds <= MAX_DURATION_S:  # sign and zero: the field's own check says more
+        raise _fail(where, field, expected, _shown(v))
+    return round(seconds) if isinstance(v, str) else int(seconds)
 
 
 def _ladder(where: str, field: str, v: Any) -> tuple[tuple[float, float], ...]:
@@ -163,18 +207,21 @@ def _ladder(where: str, field: str, v: Any) -> tuple[tuple[float, float], ...]:
     if isinstance(v, int | float) and not isinstance(v, bool):
         return ((_number(where, field, v), 1.0),)
     if not isinstance(v, list):
-        raise _fail(where, field, "a list of [multiple, fraction] levels, a single multiple, or null", v)
+        raise _fail(where, field, "a list of [multiple, fraction] levels, a single multiple, or null", _shown(v))
+    if len(v) > MAX_LEVELS:
+        raise _fail(where, field, f"at most {MAX_LEVELS} levels", len(v))
     out = []
     for i, level in enumerate(v):
         if isinstance(level, dict):
             extra = set(level) - {"multiple", "fraction"}
             if extra or "multiple" not in level or "fraction" not in level:
-                raise _fail(where, f"{field}[{i}]", "a mapping with exactly 'multiple' and 'fraction'", level)
+                raise _fail(where, f"{field}[{i}]", "a mapping with exactly 'multiple' and 'fraction'",
+                            _shown(level))
             m, f = level["multiple"], level["fraction"]
         elif isinstance(level, list | tuple) and len(level) == 2:
             m, f = level
         else:
-            raise _fail(where, f"{field}[{i}]", "[multiple, fraction] or {multiple: .., fraction: ..}", level)
+            raise _fail(where, f"{field}[{i}]", "[multiple, fraction] or {multiple: .., fraction: ..}", _shown(level))
         out.append((_number(where, f"{field}[{i}].multiple", m), _number(where, f"{field}[{i}].fraction", f)))
     return tuple(out)
 
@@ -183,7 +230,7 @@ def _trailing(where: str, field: str, v: Any) -> tuple[float, float] | None:
     if v is None:
         return None
     if not isinstance(v, dict) or set(v) != {"activation", "distance"}:
-        raise _fail(where, field, "a mapping {activation: multiple, distance: fraction}, or null", v)
+        raise _fail(where, field, "a mapping {activation: multiple, distance: fraction}, or null", _shown(v))
     return (_number(where, f"{field}.activation", v["activation"]),
             _number(where, f"{field}.distance", v["distance"]))
 
@@ -192,11 +239,31 @@ def _optional_number(where: str, field: str, v: Any) -> float | None:
     return None if v is None else _number(where, field, v, "a number or null")
 
 
+def _intrabar(where: str, field: str, v: Any) -> str:
+    if not isinstance(v, str) or v not in INTRABAR_POLICIES:
+        raise _fail(where, field, f"one of {', '.join(INTRABAR_POLICIES)}", _shown(v))
+    return v
+
+
+# how each sweepable field's values are read: run on every swept value before the product is built
+_SWEEP_PARSERS = {
+    "take_profit": _ladder,
+    "stop_loss": _optional_number,
+    "trailing_stop": _trailing,
+    "trailing_stop.activation": _number,
+    "trailing_stop.distance": _number,
+    "break_even": _optional_number,
+    "time_exit": lambda where, field, v: _duration(where, field, v, optional=True),
+    "entry_delay": _duration,
+    "fee_bps": _number,
+    "slippage_bps": _number,
+    "intrabar": _intrabar,
+}
+
+
 def _build(where: str, doc: dict[str, Any], name: str) -> Strategy:
     """One strategy from a (sweep-free) mapping of YAML values."""
-    intrabar = doc.get("intrabar", "stop_first")
-    if not isinstance(intrabar, str):
-        raise _fail(where, "intrabar", f"one of {', '.join(INTRABAR_POLICIES)}", intrabar)
+    intrabar = _intrabar(where, "intrabar", doc.get("intrabar", "stop_first"))
     try:
         return Strategy(
             name=name,
@@ -239,16 +306,20 @@ def _label_value(v: Any) -> str:
     return str(v)
 
 
-def parse_strategies(doc: Any, *, where: str, default_name: str) -> list[Strategy]:
-    """Strategies from one parsed YAML document (a mapping); `where` names the source in errors."""
+def parse_strategies(doc: Any, *, where: str, default_name: str,
+                     max_variants: int = DEFAULT_MAX_VARIANTS) -> list[Strategy]:
+    """Strategies from one parsed YAML document (a mapping); `where` names the source in errors. A sweep's
+    values are all checked, and its size compared with `max_variants`, before any variant is built."""
     if not isinstance(doc, dict):
         raise _fail(where, "(top level)", "a mapping of strategy fields", type(doc).__name__)
     unknown = [k for k in doc if k not in _FIELDS]
     if unknown:
-        raise _fail(where, str(unknown[0]), f"a known field ({', '.join(_FIELDS)})")
+        raise _fail(where, str(_shown(unknown[0])), f"a known field ({', '.join(_FIELDS)})")
     name = doc.get("name", default_name)
-    if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "[],="):
-        raise _fail(where, "name", "a non-empty string without [ ] , =", name)
+    if (not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME
+            or any(ch in name for ch in "[],=")):
+        raise _fail(where, "name", f"a non-empty string of at most {_MAX_NAME} characters without [ ] , =",
+                    _shown(name))
     sweep = doc.get("sweep")
     if sweep is None:
         return [_build(where, doc, name)]
@@ -257,14 +328,26 @@ def parse_strategies(doc: Any, *, where: str, default_name: str) -> list[Strateg
     axes = []
     for field, values in sweep.items():
         if field not in _SWEEP_LABELS:
-            raise _fail(where, f"sweep.{field}", f"a sweepable field ({', '.join(_SWEEP_LABELS)})")
+            raise _fail(where, f"sweep.{_shown(field)}", f"a sweepable field ({', '.join(_SWEEP_LABELS)})")
         if not isinstance(values, list) or not values:
-            raise _fail(where, f"sweep.{field}", "a non-empty list of values", values)
+            raise _fail(where, f"sweep.{field}", "a non-empty list of values", _shown(values))
         if field.startswith("trailing_stop.") and not isinstance(doc.get("trailing_stop"), dict):
-            raise _fail(where, f"sweep.{field}", "a base trailing_stop mapping to vary", doc.get("trailing_stop"))
+            raise _fail(where, f"sweep.{field}", "a base trailing_stop mapping to vary",
+                        _shown(doc.get("trailing_stop")))
         if field in doc:
             raise _fail(where, f"sweep.{field}", "a field not also set outside the sweep")
         axes.append((field, values))
+    # the size first (no expansion), then every value read as its field reads it: a typo in the last value
+    # of a long list is reported as such, at once, and labels are only ever built from checked values
+    count = math.prod(len(values) for _, values in axes)
+    if count > max_variants:
+        sizes = " x ".join(str(len(values)) for _, values in axes)
+        raise _fail(where, "sweep", f"at most {max_variants} variants (the cap: raise it with the setting "
+                    "QUANTBOT_MAX_VARIANTS, or split the sweep across files)", _Cut(f"{count} variants ({sizes})"))
+    for field, values in axes:
+        parse = _SWEEP_PARSERS[field]
+        for i, value in enumerate(values):
+            parse(where, f"sweep.{field}[{i}]", value)
     out, names = [], set()
     for combo in itertools.product(*(values for _, values in axes)):
         variant = {k: v for k, v in doc.items() if k != "sweep"}
@@ -285,26 +368,72 @@ def parse_strategies(doc: Any, *, where: str, default_name: str) -> list[Strateg
     return out
 
 
-def load_strategy_file(path: str | Path) -> list[Strategy]:
-    """All strategies of one YAML file (one, or a sweep's expansion). Raises StrategyError naming the file."""
-    path = Path(path)
-    where = str(path)
+class _Refused(yaml.YAMLError):
+    """A YAML construct strategy files do not allow; the message says which, and where."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases (a few bytes of them expand to billions of nodes) and with
+    nesting bounded by MAX_DEPTH (the composer recurses once per level)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else "?"
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"no anchors or aliases (plain values only), got alias *{event.anchor} at line {line}")
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(f"no anchors or aliases (plain values only), got anchor &{event.anchor} at line {line}")
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(f"lists and mappings nested at most {MAX_DEPTH} levels deep, got more at line {line}")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _read_text(path: Path, where: str) -> str:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+            size = len(data) if len(data) <= MAX_FILE_BYTES else os.fstat(f.fileno()).st_size
     except OSError as exc:
         raise StrategyError(f"{where}: cannot read the file: {exc}") from exc
+    if size > MAX_FILE_BYTES:
+        raise _fail(where, "(file)", f"at most {MAX_FILE_BYTES} bytes", _Cut(f"{size} bytes"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(where, "(file)", "UTF-8 text",
+                    _Cut(f"an invalid byte at offset {exc.start} (0x{data[exc.start]:02x})")) from None
+
+
+def load_strategy_file(path: str | Path, *, max_variants: int = DEFAULT_MAX_VARIANTS) -> list[Strategy]:
+    """All strategies of one YAML file (one, or a sweep's expansion of at most `max_variants`). Raises
+    StrategyError naming the file (also for unreadable, oversized, non-UTF-8 or hostile YAML files)."""
+    path = Path(path)
+    where = str(path)
+    text = _read_text(path, where)
+    try:
+        doc = yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
+    except _Refused as exc:
+        raise _fail(where, "(yaml)", str(exc)) from None
     except yaml.YAMLError as exc:
-        raise StrategyError(f"{where}: field '(yaml)': expected valid YAML: {exc}") from exc
-    return parse_strategies(doc, where=where, default_name=path.stem)
+        raise StrategyError(f"{where}: field '(yaml)': expected valid YAML: {exc}") from None
+    return parse_strategies(doc, where=where, default_name=path.stem, max_variants=max_variants)
 
 
-def load_strategies(folder: str | Path) -> dict[str, list[Strategy]]:
+def load_strategies(folder: str | Path, *, max_variants: int = DEFAULT_MAX_VARIANTS) -> dict[str, list[Strategy]]:
     """Every `*.yaml` file of `folder`, by file stem. Strategy names must be unique across files,
     since trades and leaderboards are keyed by name."""
     out: dict[str, list[Strategy]] = {}
     seen: dict[str, str] = {}
     for path in sorted(Path(folder).glob("*.yaml")):
-        strategies = load_strategy_file(path)
+        strategies = load_strategy_file(path, max_variants=max_variants)
         for s in strategies:
             if s.name in seen:
                 raise StrategyError(f"{path}: field 'name': expected a name unique across files, "
@@ -315,5 +444,10 @@ def load_strategies(folder: str | Path) -> dict[str, list[Strategy]]:
 
 
 def strategy_file_fingerprint(path: str | Path) -> str:
-    """Content hash of a strategy file: a changed file gets a new fingerprint (and its results re-run)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    """Content hash of a strategy file: a changed file gets a new fingerprint (and its results re-run). A file
+    over MAX_FILE_BYTES (refused by the loader anyway) is hashed by its size and first bytes only."""
+    with Path(path).open("rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            data = b"oversized:%d:" % os.fstat(f.fileno()).st_size + data
+    return hashlib.sha256(data).hexdigest()[:16]

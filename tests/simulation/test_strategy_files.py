@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,120 @@ def test_strategy_validates_on_construction():
     with pytest.raises(StrategyError, match="field 'stop_loss'"):
         Strategy(name="x", stop_loss=0.0)
     assert isinstance(StrategyError("x"), ValueError)
+
+
+# ---- hostile and oversized files: bounded work, an error naming the file ------------------------------------
+
+@contextmanager
+def within(seconds: float):
+    """Fail (instead of hanging) if the block runs longer than `seconds`."""
+    def timeout(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def alias_bomb() -> str:
+    """Billion laughs: nine levels of nine aliases each, 9**9 strings once expanded, in under 400 bytes."""
+    lines = ["name: bomb", "description:", "  - &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    prev = "a"
+    for anchor in "bcdefghi":
+        lines.append(f"  - &{anchor} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = anchor
+    return "\n".join([*lines, "sweep:", "  take_profit: [*i]"]) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    p = write(tmp_path, "bomb.yaml", alias_bomb())
+    assert p.stat().st_size < 600
+    with within(5), pytest.raises(StrategyError) as err:
+        load_strategy_file(p)
+    assert str(p) in str(err.value) and "alias" in str(err.value), err.value
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    p = write(tmp_path, "deep.yaml", "take_profit: " + "[" * 5000 + "]" * 5000 + "\n")
+    with within(5), pytest.raises(StrategyError, match=r"deep\.yaml.*nested") as err:
+        load_strategy_file(p)
+    assert "levels" in str(err.value)
+
+
+def test_oversized_file_is_refused(tmp_path):
+    p = write(tmp_path, "big.yaml", "stop_loss: 0.5\ndescription: " + "x" * 300_000 + "\n")
+    with pytest.raises(StrategyError, match=r"big\.yaml: field '\(file\)': expected at most 262144 bytes"):
+        load_strategy_file(p)
+
+
+def test_non_utf8_file_names_the_file_and_the_offset(tmp_path):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("name: caf\xe9\nstop_loss: 0.5\n".encode("latin-1"))
+    with pytest.raises(StrategyError) as err:
+        load_strategy_file(p)
+    msg = str(err.value)
+    assert str(p) in msg and "UTF-8" in msg and "offset 9" in msg, msg
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("time_exit: 1.0e+26", "time_exit"),
+    ("time_exit: 100000000000000000000000000", "time_exit"),
+    ("time_exit: 366d", "time_exit"),
+    ("horizon: 9999999999999d", "horizon"),
+    ("entry_delay: 400d", "entry_delay"),
+    ("max_entry_gap: 40000000", "max_entry_gap"),
+    ("sweep: {time_exit: [1h, 1.0e+26]}", "sweep.time_exit[1]"),
+])
+def test_durations_are_bounded(tmp_path, text, field):
+    p = write(tmp_path, "long.yaml", text)
+    with pytest.raises(StrategyError) as err:
+        load_strategy_file(p)
+    msg = str(err.value)
+    assert str(p) in msg and f"'{field}'" in msg and "365 days" in msg, msg
+
+
+def test_a_number_too_large_for_a_float_is_a_strategy_error(tmp_path):
+    p = write(tmp_path, "huge.yaml", "fee_bps: 1" + "0" * 400)
+    with pytest.raises(StrategyError, match="field 'fee_bps'"):
+        load_strategy_file(p)
+
+
+def test_take_profit_ladders_are_bounded(tmp_path):
+    levels = ", ".join(f"[{1 + (i + 1) / 100}, 0.01]" for i in range(40))
+    p = write(tmp_path, "ladder.yaml", f"take_profit: [{levels}]")
+    with pytest.raises(StrategyError, match=r"field 'take_profit': expected at most 32 levels"):
+        load_strategy_file(p)
+
+
+def _grid(n: int) -> str:
+    values = ", ".join(str(i) for i in range(n))
+    return f"sweep:\n  fee_bps: [{values}]\n  slippage_bps: [{values}]\n  entry_delay: [{values}]\n"
+
+
+def test_a_sweep_past_the_variant_cap_is_refused_before_expansion(tmp_path):
+    p = write(tmp_path, "grid.yaml", _grid(100))  # 100 x 100 x 100 = 10**6 variants
+    with within(2), pytest.raises(StrategyError) as err:
+        load_strategy_file(p)
+    msg = str(err.value)
+    assert str(p) in msg and "1000000 variants" in msg and "10000" in msg and "QUANTBOT_MAX_VARIANTS" in msg, msg
+
+
+def test_the_variant_cap_is_a_parameter(tmp_path):
+    p = write(tmp_path, "grid.yaml", _grid(3))  # 27 variants
+    with pytest.raises(StrategyError, match="27 variants"):
+        load_strategy_file(p, max_variants=26)
+    assert len(load_strategy_file(p, max_variants=27)) == 27
+    with pytest.raises(StrategyError, match="27 variants"):
+        load_strategies(tmp_path, max_variants=10)
+
+
+def test_swept_values_are_checked_before_the_product_is_built(tmp_path):
+    values = ", ".join(str(i) for i in range(70))  # 70 x 70 x 2: within the cap
+    p = write(tmp_path, "typo.yaml", f"sweep:\n  fee_bps: [{values}]\n  slippage_bps: [{values}]\n"
+                                     "  intrabar: [stop_first, [oops]]\n")
+    with within(2), pytest.raises(StrategyError, match=r"typo\.yaml: field 'sweep\.intrabar\[1\]'"):
+        load_strategy_file(p)
