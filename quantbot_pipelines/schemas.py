@@ -173,13 +173,52 @@ CANDLE_LEDGER = TableSpec(
         _f("interval", pa.string(), "candle interval", False),
         _f("start_ts", TS, "start of the window asked (inclusive)", False),
         _f("end_ts", TS, "end of the window asked (exclusive)", False),
-        _f("status", pa.string(), "ok, no_trades, token_unknown, bad_request, error, skipped", False),
-        _f("candles", pa.int64(), "candles returned"),
+        _f("status", pa.string(), "ok, no_trades, token_unknown, bad_request, invalid, error, skipped", False),
+        _f("candles", pa.int64(), "candles returned (valid ones: those stored)"),
         _f("requests", pa.int64(), "HTTP requests spent"),
         _f("detail", pa.string(), "error or skip reason"),
         _f("fetched_at", TS, "when it was asked", False),
-        _f("retry_after", TS, "for empty/unknown answers: when asking again may give more"),
+        _f("retry_after", TS, "for empty/unknown answers: when asking again may give more; for invalid ones: not "
+           "asked again before"),
         _f("pool_address", pa.string(), "pool used by pool-keyed sources (GeckoTerminal)"),
+        _f("invalid_candles", pa.int64(), "candles of the answer dropped as invalid (docs/semantics.md#valid-candles; "
+           "counts by reason in detail); null when no answer came"),
+    ]),
+)
+
+CANDLE_ANSWERS = TableSpec(
+    name="candle_answers",
+    doc="Answers of the candle source kept the moment they arrive, until the day they belong to is written to "
+        "raw_candles and candle_ledger: one row per candle kept, and one row without candle for an answer that "
+        "kept none. A run takes what is here as already paid for, so an answer is never asked for twice, "
+        "whatever stopped the run that got it (a refused key, a crash, a kill).",
+    partition_by=("answer_id",),
+    key=("answer_id", "open_ts"),
+    schema=pa.schema([
+        _f("answer_id", pa.string(), "one answer: the window asked and what came back (partition)", False),
+        _f("day", pa.date32(), "raw_candles partition the answer belongs to", False),
+        _f("source", pa.string(), "candle source name", False),
+        _f("chain", pa.string(), "chain", False),
+        _f("address", pa.string(), "token address", False),
+        _f("interval", pa.string(), "candle interval", False),
+        _f("start_ts", TS, "start of the window asked (inclusive)", False),
+        _f("end_ts", TS, "end of the window asked (exclusive)", False),
+        _f("status", pa.string(), "as in candle_ledger: ok, no_trades, token_unknown, bad_request, invalid", False),
+        _f("detail", pa.string(), "as in candle_ledger"),
+        _f("requests", pa.int64(), "HTTP requests spent on the answer"),
+        _f("credits", pa.int64(), "estimated provider credits spent on the answer"),
+        _f("candles", pa.int64(), "candles kept from the answer"),
+        _f("invalid_candles", pa.int64(), "candles of the answer dropped as invalid"),
+        _f("invalid_reasons", pa.string(), "JSON: reason -> candles dropped"),
+        _f("pool_address", pa.string(), "pool used by pool-keyed sources"),
+        _f("fetched_at", TS, "when it was asked", False),
+        _f("retry_after", TS, "as in candle_ledger"),
+        _f("open_ts", TS, "candle open time; null on the row of an answer without candles"),
+        _f("open", pa.float64(), "open price, USD"),
+        _f("high", pa.float64(), "high price, USD"),
+        _f("low", pa.float64(), "low price, USD"),
+        _f("close", pa.float64(), "close price, USD"),
+        _f("volume_usd", pa.float64(), "traded volume, USD"),
     ]),
 )
 
@@ -351,7 +390,7 @@ RUN_FAILURES = TableSpec(
 ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, PAIR_TOKENS, RAW_CANDLES, CANDLE_LEDGER,
-              AGGREGATED_CANDLES,
+              CANDLE_ANSWERS, AGGREGATED_CANDLES,
               TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
               STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, RUN_FAILURES)
 }

@@ -1,7 +1,9 @@
-"""Raw candles around every call of the day, fetched once from the configured candle source, and the coverage
-ledger of what was asked (docs/semantics.md#candles): one step writes both, candles first."""
+"""Raw candles around every call of the day, fetched once from the configured candle source, the coverage
+ledger of what was asked, and the journal of answers not stored yet (docs/semantics.md#candles): one step
+writes all three, each answer to the journal as it arrives, then candles, then ledger."""
 
 import datetime as dt
+from collections import Counter
 
 import polars as pl
 from dagster import (
@@ -9,6 +11,7 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -17,11 +20,13 @@ from dagster import (
 
 from assets.automation import follows_updated_days
 from assets.metadata import related, table, timed
-from quantbot_pipelines.candles import collect_candles
-from quantbot_pipelines.candles.store import stored_candles
-from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES, TELEGRAM_CALLS
+from quantbot_pipelines.candles import CandleSourceAuthError
+from quantbot_pipelines.candles.step import CandleDays
+from quantbot_pipelines.schemas import CANDLE_ANSWERS, CANDLE_LEDGER, RAW_CANDLES, TELEGRAM_CALLS
 from resources.candles import CandleSourceResource
 from resources.warehouse import WarehouseResource
+
+WRITTEN_TOGETHER = (RAW_CANDLES.name, CANDLE_LEDGER.name)
 
 
 def _sum_stats(total: dict, stats: dict) -> None:
@@ -35,30 +40,52 @@ def _sum_stats(total: dict, stats: dict) -> None:
 
 
 def _raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource, candle_source: CandleSourceResource):
+    selected = {k.to_user_string() for k in context.selected_asset_keys}
+    if not set(WRITTEN_TOGETHER) <= selected:
+        raise Failure(description=f"{' and '.join(WRITTEN_TOGETHER)} are written together by one step: select "
+                                  f"both (and {CANDLE_ANSWERS.name}, the journal the step keeps)")
     wh = warehouse.get()
-    source = candle_source.source()
-    ledger = wh.read(CANDLE_LEDGER, where=[("source", "=", source.name)])
+    # the source logs its long waits and give-ups through the run log
+    source = candle_source.source(log=context.log)
+    step = CandleDays(wh, source, interval=candle_source.interval, pre_window_s=candle_source.pre_window_s,
+                      horizon_s=candle_source.horizon_s + candle_source.entry_slack_s, log=context.log)
+
+    def on_day(day: dt.date, batch) -> None:
+        s = batch.stats
+        context.log.info(f"{day}: {batch.candles.height} candles, {s.get('requests', 0)} requests"
+                         + (f", {s['answers_recovered']} answers of an earlier run stored without a request"
+                            if s.get("answers_recovered") else "")
+                         + (f", {s['invalid_windows']} windows with invalid candles (asked again later)"
+                            if s.get("invalid_windows") else ""))
+
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    try:
+        step.run(days, on_day=on_day)
+    except CandleSourceAuthError as e:
+        # the message names the key by position only
+        raise Failure(description=f"{e}. The {step.kept} answers that came before are kept in "
+                                  f"{CANDLE_ANSWERS.name}: the next run stores them without asking again.",
+                      metadata={"answers_kept": step.kept, "days_written": len(step.batches)}) from e
+
     totals: dict = {}
     coverage, candles_out, asked = [], [], []
-    for key in context.partition_keys:
-        day = dt.date.fromisoformat(key)
-        calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
-        batch = collect_candles(
-            calls, day=day, source=source, ledger=ledger, read_stored=lambda r: stored_candles(wh, r),
-            interval=candle_source.interval, pre_window_s=candle_source.pre_window_s,
-            horizon_s=candle_source.horizon_s + candle_source.entry_slack_s)
-        # candles before ledger: a ledger row must never claim candles that are not stored
-        wh.write_partition(RAW_CANDLES, {"day": day}, batch.candles)
-        wh.write_partition(CANDLE_LEDGER, {"day": day}, batch.ledger)
-        ledger = pl.concat([ledger.filter(pl.col("day") != day), batch.ledger.select(ledger.columns)],
-                           how="vertical_relaxed")
+    for batch in step.batches.values():
         _sum_stats(totals, batch.stats)
         asked.append(batch.ledger.select("status"))
         coverage.append(batch.coverage)
         candles_out.append(batch.candles.height)
-        context.log.info(f"{key}: {batch.candles.height} candles, {batch.stats.get('requests', 0)} requests")
+
+    fetched, failed = int(totals.get("tokens_fetched", 0)), int(totals.get("tokens_failed", 0))
+    if fetched and failed >= fetched:
+        # written (error rows are asked again next run), but not a success: nothing downstream should run on it
+        reasons = Counter(totals.get("errors_by_detail", {}))
+        listed = "; ".join(f"{n} x {d}" for d, n in reasons.most_common(5))
+        raise Failure(description=f"every token asked of {source.name} failed ({failed} of {fetched}): {listed}",
+                      metadata={"tokens_failed": failed, "errors_by_detail": MetadataValue.json(dict(reasons))})
+
     cov = pl.concat(coverage, how="vertical_relaxed") if coverage else pl.DataFrame()
-    candles_meta = MaterializeResult(asset_key=RAW_CANDLES.name, metadata={
+    results = {}
+    results[RAW_CANDLES.name] = MaterializeResult(asset_key=RAW_CANDLES.name, metadata={
         "source": source.name,
         "candles": sum(candles_out),
         "tokens": int(totals.get("tokens", 0)),
@@ -70,15 +97,31 @@ def _raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource, c
         # pair addresses nothing resolved to a token: never fetched as if they were one
         "skipped_unresolved_pair": int(totals.get("skipped_unresolved_pair", 0)),
         "errors": int(totals.get("errors", 0)),
+        # candles dropped by the candle rules (docs/semantics.md#valid-candles), by reason
+        "invalid_candles": MetadataValue.json(totals.get("invalid_candles", {})),
+        "invalid_windows": int(totals.get("invalid_windows", 0)),
+        "answers_recovered": int(totals.get("answers_recovered", 0)),
         "by_status": MetadataValue.json(totals.get("by_status", {})),
         "coverage": table(cov, rows=15) if cov.height else MetadataValue.md("_no calls_"),
     })
     written = pl.concat(asked) if asked else pl.DataFrame({"status": []}, schema={"status": pl.String})
-    ledger_meta = MaterializeResult(asset_key=CANDLE_LEDGER.name, metadata={
+    results[CANDLE_LEDGER.name] = MaterializeResult(asset_key=CANDLE_LEDGER.name, metadata={
         "windows": written.height,
         "by_status": MetadataValue.json(dict(written.group_by("status").len().sort("status").iter_rows())),
     })
-    return candles_meta, ledger_meta
+    results[CANDLE_ANSWERS.name] = MaterializeResult(asset_key=CANDLE_ANSWERS.name, metadata={
+        "answers_kept": step.kept,
+        "answers_recovered": step.recovered,
+        "answers_forgotten": step.forgotten,
+        # answers of days outside this run: they still spare requests, and are stored when their day runs
+        "answers_pending": step.pending,
+    })
+    return tuple(results[k] for k in (RAW_CANDLES.name, CANDLE_LEDGER.name, CANDLE_ANSWERS.name) if k in selected)
+
+
+def _candle_step(context: AssetExecutionContext, warehouse: WarehouseResource, candle_source: CandleSourceResource):
+    # yielded, not returned: a run that selects part of the step reports only what it selected
+    yield from timed(_raw_candles)(context, warehouse, candle_source)
 
 
 def raw_candles(days: PartitionsDefinition) -> AssetsDefinition:
@@ -91,15 +134,23 @@ def raw_candles(days: PartitionsDefinition) -> AssetsDefinition:
         partitions_def=days,
         backfill_policy=BackfillPolicy.single_run(),
         pool="candle_api",
+        # raw_candles and candle_ledger are always written together; the journal may be left out of a selection
+        # (it is kept all the same: it is what makes an interrupted run cost nothing twice)
+        can_subset=True,
         specs=[
             spec(RAW_CANDLES.name,
                  "Candles of every token called that day over [call - pre_window, call + horizon + entry slack], "
-                 "unique per (chain, address, interval, open_ts); young calls' windows are filled in by later "
-                 "runs." + related(TELEGRAM_CALLS.name, CANDLE_LEDGER.name, "aggregated_candles/1h",
-                                   "token_analytics")),
+                 "unique per (chain, address, interval, open_ts), valid by the candle rules; young calls' windows "
+                 "are filled in by later runs." + related(TELEGRAM_CALLS.name, CANDLE_LEDGER.name,
+                                                         "aggregated_candles/1h", "token_analytics")),
             spec(CANDLE_LEDGER.name,
                  "Every candle window asked of the source and what came back (candles, no trades, token "
-                 "unknown, error), so that a covered window is never requested, and paid for, twice."
-                 + related(RAW_CANDLES.name, "token_analytics")),
+                 "unknown, invalid candles, error), so that a covered window is never requested, and paid for, "
+                 "twice." + related(RAW_CANDLES.name, CANDLE_ANSWERS.name, "token_analytics")),
+            spec(CANDLE_ANSWERS.name,
+                 "The journal of answers paid for but not stored yet: each answer of the candle source is written "
+                 "here the moment it arrives, and leaves once its day is in raw_candles and candle_ledger. Empty "
+                 "after a run that finished; after a refused key, a crash or a kill it holds what came, and the "
+                 "next run stores it without asking again." + related(RAW_CANDLES.name, CANDLE_LEDGER.name)),
         ],
-    )(timed(_raw_candles))
+    )(_candle_step)

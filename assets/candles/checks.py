@@ -15,6 +15,7 @@ from dagster import (
 
 from assets.metadata import timed
 from quantbot_pipelines.analytics import calls_with_candles, candle_problems
+from quantbot_pipelines.candles.validate import stored_candle_problems
 from quantbot_pipelines.schemas import RAW_CANDLES, TELEGRAM_CALLS
 from resources.warehouse import WarehouseResource
 
@@ -29,7 +30,8 @@ def _candles_consistent(context: AssetCheckExecutionContext, warehouse: Warehous
     for day in check_days(context):
         candles = warehouse.get().read(RAW_CANDLES, where=[("day", "=", day)])
         total += candles.height
-        found = candle_problems(candles, now=now)
+        # prices and order, then volume and the interval grid (docs/semantics.md#valid-candles)
+        found = candle_problems(candles, now=now) | stored_candle_problems(candles)
         for k, v in found.items():
             problems[k] = problems.get(k, 0) + v
         if any(found.values()):
@@ -40,8 +42,9 @@ def _candles_consistent(context: AssetCheckExecutionContext, warehouse: Warehous
 
 def candles_consistent(days: PartitionsDefinition) -> AssetChecksDefinition:
     return asset_check(asset=RAW_CANDLES.name, name="candles_consistent", partitions_def=days, blocking=True,
-                       description="high >= max(open, close), low <= min(open, close), prices > 0, "
-                                   "no duplicate open times, none in the future.")(timed(_candles_consistent))
+                       description="high >= max(open, close), low <= min(open, close), prices > 0 and finite, "
+                                   "volume >= 0 and finite (or null), open times on the interval grid, no duplicate "
+                                   "open times, none in the future.")(timed(_candles_consistent))
 
 
 def candle_coverage(days: PartitionsDefinition, min_coverage: float) -> AssetChecksDefinition:

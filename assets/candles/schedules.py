@@ -14,10 +14,10 @@ from dagster import (
 )
 
 from assets.partitions import day_ranges, range_tags
-from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES, TOKEN_ANALYTICS
+from quantbot_pipelines.schemas import CANDLE_ANSWERS, CANDLE_LEDGER, RAW_CANDLES, TOKEN_ANALYTICS
 from resources.warehouse import WarehouseResource
 
-CANDLE_STEP = [AssetKey(RAW_CANDLES.name), AssetKey(CANDLE_LEDGER.name)]
+CANDLE_STEP = [AssetKey(RAW_CANDLES.name), AssetKey(CANDLE_LEDGER.name), AssetKey(CANDLE_ANSWERS.name)]
 
 
 def incomplete_days(warehouse) -> list[str]:

@@ -38,6 +38,9 @@ PREVIEW_COLUMNS = ["call_ts", "chat_name", "caller_name", "chain", "address", "c
 @multi_asset(
     name="telegram_exports",
     partitions_def=telegram_exports_partitions,
+    # pair_tokens keeps each answer by rewriting its answer day's partition: two stagings at once could each
+    # rewrite it without the other's answers, so staging runs one at a time (pools: default_limit 1)
+    pool="pair_lookups",
     specs=[
         AssetSpec(TELEGRAM_STAGED_CALLS.name, group_name="telegram", kinds={"python", "telegram"},
                   description="The calls of one Telegram export (a result.json or an HTML export folder in the "
@@ -64,7 +67,7 @@ def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResourc
         raise Failure(f"export {context.partition_key!r} is not in the inbox {telegram_inbox.path} any more; "
                       "its staged calls are kept as they were")
     result = stage_export(warehouse.get(), ref, tz=telegram_inbox.timezone, bot_names=telegram_inbox.bot_names,
-                          pairs=pair_resolver.resolver())
+                          pairs=pair_resolver.resolver(log=context.log))
     stats = result.stats
     mb = ref.size / 1e6
     return (

@@ -2,15 +2,19 @@
 
 A source answers `CandleRequest`s (one token, one interval, one window `[start_ts, end_ts)` in epoch seconds)
 with `FetchResult`s: the candles found and what the answer meant (ok, no_trades, token_unknown, bad_request,
-error). What was asked is remembered by the caller in the coverage ledger (`windows.py`, `collect.py`), so a
-source never has to know what it fetched before. Candle open times follow docs/semantics.md:
-a candle with open time t covers [t, t + interval).
+error), each handed to `on_result` the moment it arrives so that the caller can keep what was paid for before
+anything else can go wrong. What was asked is remembered by the caller in the coverage ledger (`windows.py`,
+`collect.py`), so a source never has to know what it fetched before. Sources return candles as the provider
+gave them, trimmed to the window; which of them may be stored is decided once for every source by
+`validate.check_candles`. Candle open times follow docs/semantics.md: a candle with open time t covers
+[t, t + interval).
 """
 
 from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -72,6 +76,7 @@ class FetchOutcome(StrEnum):
     BAD_REQUEST = "bad_request"      # 400/422 or an interval the source cannot give: asking again won't help
     ERROR = "error"                  # retries exhausted: asked again next run
     SKIPPED = "skipped"              # not asked at all (unknown chain): never guessed
+    INVALID = "invalid"              # answered with candles that break the rules: valid ones kept, asked again
 
 
 # statuses that count as coverage (until retry_after, when one is set)
@@ -107,6 +112,9 @@ class FetchResult:
     pool_address: str | None = None
 
 
+OnResult = Callable[[FetchResult], None]
+
+
 class CandleSourceAuthError(RuntimeError):
     """The provider refused the credentials (401/403): every further request would fail, so the run fails.
     The message names the key by position only, never by value."""
@@ -120,6 +128,9 @@ class CandleSource(abc.ABC):
     empty_retry_s: int | None = 6 * 3600
     # also re-ask empty answers for old windows (free local sources, where a file may appear later)
     retry_empty_old: bool = False
+    # answers with invalid candles are asked again after max(this, the window's age) (None: every run, for free
+    # sources); docs/semantics.md#valid-candles
+    invalid_retry_s: int | None = 6 * 3600
 
     def chain_id(self, chain: str) -> str | None:
         """The provider's name for our chain, or None when it is unknown to this source (then skipped)."""
@@ -132,9 +143,17 @@ class CandleSource(abc.ABC):
     def fetch(self, request: CandleRequest) -> FetchResult:
         """Candles of one window."""
 
-    def fetch_many(self, requests: list[CandleRequest]) -> list[FetchResult]:
-        """Candles of many windows, in the order asked. Network sources override this to run concurrently."""
-        return [self.fetch(r) for r in requests]
+    def fetch_many(self, requests: list[CandleRequest], on_result: OnResult | None = None) -> list[FetchResult]:
+        """Candles of many windows, in the order asked; `on_result` sees each result as it arrives (from one
+        thread at a time), before the next request is sent or, for concurrent sources, while others are in
+        flight. Network sources override this to run concurrently."""
+        out = []
+        for r in requests:
+            res = self.fetch(r)
+            if on_result is not None:
+                on_result(res)
+            out.append(res)
+        return out
 
     def close(self) -> None:
         pass
@@ -144,10 +163,13 @@ class CandleSource(abc.ABC):
 
 
 def clip_to_window(frame: pl.DataFrame, request: CandleRequest) -> pl.DataFrame:
-    """Candles inside the request window, one per open time, sorted; columns as CANDLE_COLUMNS."""
+    """The rows of an answer that belong to the request window, columns as CANDLE_COLUMNS (values that are no
+    number become null). Rows without a readable open time are kept, so that the check counts them: which rows
+    may be stored is `validate.check_candles`'s to say, not the source's."""
     if frame.is_empty():
         return empty_candles()
-    return (frame.select([pl.col(c).cast(t) for c, t in CANDLE_COLUMNS.items()])
-            .filter((pl.col("open_ts") >= request.start_ts) & (pl.col("open_ts") < request.end_ts))
-            .unique(subset="open_ts", keep="first")
-            .sort("open_ts"))
+    ts = pl.col("open_ts")
+    return (frame.select([pl.col(c).cast(t, strict=False) if c in frame.columns else pl.lit(None, t).alias(c)
+                          for c, t in CANDLE_COLUMNS.items()])
+            .filter(ts.is_null() | ((ts >= request.start_ts) & (ts < request.end_ts)))
+            .sort("open_ts", nulls_last=True, maintain_order=True))

@@ -14,8 +14,10 @@ preferred when that interval is asked. Columns:
 | `close`      | float                                       | close price, USD                             |
 | `volume_usd` | float, optional                             | traded volume, USD                           |
 
-Candles must be at the interval the pipeline is configured for (1m by default); rows not aligned to it are
-dropped. A token without a file is recorded as token_unknown and looked for again on the next run (reading a
+Candles must be at the interval the pipeline is configured for (1m by default). Rows that break the candle rules
+(docs/semantics.md#valid-candles: an open time off the interval grid, a price that is missing, not finite or not
+positive, high/low not around open and close, a negative volume) are dropped and counted, and the window is
+read again on the next run. A token without a file is recorded as token_unknown and looked for again on the next run (reading a
 file costs nothing), so files added later are picked up.
 """
 
@@ -32,7 +34,6 @@ from quantbot_pipelines.candles.base import (
     FetchOutcome,
     FetchResult,
     clip_to_window,
-    interval_seconds,
 )
 
 
@@ -41,6 +42,7 @@ class FileSource(CandleSource):
     max_candles_per_request = None
     empty_retry_s = 0
     retry_empty_old = True
+    invalid_retry_s = None  # reading files is free: a corrected file is read on the next run
 
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -72,7 +74,7 @@ class FileSource(CandleSource):
             frame = raw.with_columns(epoch.alias("open_ts"))
             if "volume_usd" not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, pl.Float64).alias("volume_usd"))
-            self._cache = {path: frame.select([pl.col(c).cast(t) for c, t in CANDLE_COLUMNS.items()])}
+            self._cache = {path: frame.select([pl.col(c).cast(t, strict=False) for c, t in CANDLE_COLUMNS.items()])}
         return self._cache[path]
 
     def fetch(self, request: CandleRequest) -> FetchResult:
@@ -84,8 +86,7 @@ class FileSource(CandleSource):
             frame = self._read(path)
         except (OSError, pl.exceptions.PolarsError, KeyError) as e:
             return FetchResult(request, FetchOutcome.ERROR, requests=1, detail=f"{path.name}: {type(e).__name__}: {e}"[:300])
-        step = interval_seconds(request.interval)
-        frame = clip_to_window(frame.filter(pl.col("open_ts") % step == 0), request)
+        frame = clip_to_window(frame, request)
         if frame.is_empty():
             return FetchResult(request, FetchOutcome.NO_TRADES, requests=1, detail=f"{path.name} has no candles in the window")
         return FetchResult(request, FetchOutcome.OK, frame, requests=1)

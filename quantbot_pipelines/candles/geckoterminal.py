@@ -3,17 +3,17 @@
 A token's candles come from one pool: its most liquid (largest `reserve_in_usd`), looked up once and recorded
 in the ledger's `pool_address`, then reused so a token's series is never stitched from two pools. OHLCV pages
 run backwards from the window's end with `before_timestamp`, 1,000 candles a page, paced to the per-minute
-limit; 429/5xx/timeouts are retried with backoff honouring Retry-After. A pool-keyed series can miss a
-pump.fun token's bonding-curve phase before it migrated to a DEX pool.
+limit; 429/5xx/timeouts/malformed answers are retried (`http.Retrying`: a total deadline per attempt, a budget
+per request, Retry-After in every form, long waits logged at WARNING). Each result is handed to `on_result` as it
+arrives. A pool-keyed series can miss a pump.fun token's bonding-curve phase before it migrated to a DEX pool.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import math
 
 import httpx
-import orjson
 import polars as pl
 
 from quantbot_pipelines.candles.base import (
@@ -22,10 +22,22 @@ from quantbot_pipelines.candles.base import (
     CandleSource,
     FetchOutcome,
     FetchResult,
+    OnResult,
     clip_to_window,
     normalize_interval,
 )
-from quantbot_pipelines.candles.ratelimit import Pacer, backoff_seconds, retry_after_seconds
+from quantbot_pipelines.candles.birdeye import loads_lenient, number, open_time
+from quantbot_pipelines.candles.http import (
+    Again,
+    Attempt,
+    AttemptFailed,
+    Done,
+    GaveUp,
+    Retrying,
+    RetryPolicy,
+    get_sync,
+)
+from quantbot_pipelines.candles.ratelimit import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +61,19 @@ class GeckoTerminalSource(CandleSource):
 
     def __init__(self, *, base_url: str = "https://api.geckoterminal.com", requests_per_minute: float = 30.0,
                  timeout_s: float = 20.0, max_attempts: int = 5, backoff_base_s: float = 2.0,
-                 backoff_max_s: float = 60.0):
+                 backoff_max_s: float = 60.0, attempt_timeout_s: float = 30.0, request_budget_s: float = 300.0,
+                 retry_after_cap_s: float = 120.0, warn_wait_s: float = 5.0, log: logging.Logger | None = None):
         self.base_url = base_url.rstrip("/")
         self.requests_per_minute = requests_per_minute
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s                  # one connect or read
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        self.attempt_timeout_s = attempt_timeout_s  # one attempt, whole body included
+        self.request_budget_s = request_budget_s    # all attempts and waits of one page or lookup
+        self.retry_after_cap_s = retry_after_cap_s
+        self.warn_wait_s = warn_wait_s
+        self.log = log or globals()["log"]
         self._pacer = Pacer(requests_per_minute / 60.0)
         self._pools: dict[tuple[str, str], tuple[str, str]] = {}  # token -> (pool, "base"|"quote")
 
@@ -68,10 +86,23 @@ class GeckoTerminalSource(CandleSource):
     def supports_interval(self, interval: str) -> bool:
         return normalize_interval(interval) in TIMEFRAMES
 
-    def fetch_many(self, requests: list[CandleRequest]) -> list[FetchResult]:
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
+                           backoff_max_s=self.backoff_max_s, attempt_timeout_s=self.attempt_timeout_s,
+                           request_budget_s=self.request_budget_s, retry_after_cap_s=self.retry_after_cap_s,
+                           warn_wait_s=self.warn_wait_s)
+
+    def fetch_many(self, requests: list[CandleRequest], on_result: OnResult | None = None) -> list[FetchResult]:
+        out = []
         with httpx.Client(base_url=self.base_url, timeout=self.timeout_s,
                           headers={"accept": "application/json"}) as client:
-            return [self._fetch(client, r) for r in requests]
+            for r in requests:
+                res = self._fetch(client, r)
+                if on_result is not None:
+                    on_result(res)
+                out.append(res)
+        return out
 
     def fetch(self, request: CandleRequest) -> FetchResult:
         return self.fetch_many([request])[0]
@@ -95,16 +126,15 @@ class GeckoTerminalSource(CandleSource):
                 doc = self._get(client, f"/api/v2/networks/{network}/pools/{pool}/ohlcv/{timeframe}", {
                     "aggregate": aggregate, "before_timestamp": before, "limit": PAGE, "currency": "usd",
                     "token": side}, spent)
-                rows = ((doc.get("data") or {}).get("attributes") or {}).get("ohlcv_list") or []
+                rows = _page(doc)
                 if not rows:
                     break
-                page = pl.DataFrame([[int(r[0]), *(float(x) for x in r[1:6])] for r in rows],
-                                    schema=list(CANDLE_COLUMNS), orient="row")
+                page = _rows_frame(rows)
                 frames.append(page)
-                oldest = int(page["open_ts"].min())
-                if oldest <= req.start_ts or len(rows) < PAGE or oldest >= before:
+                oldest = page["open_ts"].min()
+                if oldest is None or oldest <= req.start_ts or len(rows) < PAGE or oldest >= before:
                     break
-                before = oldest
+                before = int(oldest)
         except _Failed as f:
             return FetchResult(req, f.status, requests=spent[0], detail=f.detail,
                                pool_address=self._pools.get((req.chain, req.address), (None,))[0])
@@ -122,7 +152,9 @@ class GeckoTerminalSource(CandleSource):
             else:
                 doc = self._get(client, f"/api/v2/networks/{network}/tokens/{req.address}/pools", {"page": 1},
                                 spent, unknown_on_404=True)
-                pools = doc.get("data") or []
+                pools = [p for p in (doc.get("data") or []) if isinstance(p, dict)] \
+                    if isinstance(doc.get("data") or [], list) else []
+                pools = [p for p in pools if isinstance((p.get("attributes") or {}).get("address"), str)]
                 if not pools:
                     raise _Failed(FetchOutcome.TOKEN_UNKNOWN, f"no pools for the token on {network}")
 
@@ -139,37 +171,50 @@ class GeckoTerminalSource(CandleSource):
         return self._pools[key]
 
     def _get(self, client: httpx.Client, path: str, params: dict, spent: list, unknown_on_404: bool = False) -> dict:
-        last = "no answer"
-        for attempt in range(self.max_attempts):
-            self._pacer.acquire()
+        def attempt(a: Attempt) -> Done | Again:
+            self._pacer.acquire(a.waiting)
             spent[0] += 1
-            wait = None
             try:
-                resp = client.get(path, params=params)
-            except (httpx.TimeoutException, httpx.TransportError) as e:
-                last = type(e).__name__
-            else:
-                if resp.status_code == 200:
-                    try:
-                        doc = orjson.loads(resp.content)
-                        if isinstance(doc, dict):
-                            return doc
-                        last = "malformed answer"
-                    except orjson.JSONDecodeError:
-                        last = "malformed answer"
-                elif resp.status_code == 404 and unknown_on_404:
-                    raise _Failed(FetchOutcome.TOKEN_UNKNOWN, "token not found (HTTP 404)")
-                elif resp.status_code in (400, 404, 422):
-                    raise _Failed(FetchOutcome.BAD_REQUEST, f"HTTP {resp.status_code}")
-                elif resp.status_code == 429 or resp.status_code >= 500:
-                    last = f"HTTP {resp.status_code}"
-                    wait = retry_after_seconds(resp.headers.get("retry-after"))
-                    if wait is not None:
-                        self._pacer.hold(wait)
-                else:
-                    raise _Failed(FetchOutcome.ERROR, f"HTTP {resp.status_code}")
-            if attempt + 1 < self.max_attempts:
-                delay = wait if wait is not None else backoff_seconds(attempt, self.backoff_base_s, self.backoff_max_s)
-                log.info("geckoterminal %s: %s, retry %d in %.2fs", path, last, attempt + 1, delay)
-                time.sleep(delay)
-        raise _Failed(FetchOutcome.ERROR, f"{last} after {self.max_attempts} attempts")
+                reply = get_sync(client, path, params=params, deadline_s=a.deadline_s, io_timeout_s=self.timeout_s)
+            except AttemptFailed as e:
+                return Again(str(e))
+            status = reply.status
+            if status == 200:
+                try:
+                    doc = loads_lenient(reply.body)
+                except (ValueError, UnicodeDecodeError):
+                    return Again("malformed answer")
+                return Done(doc) if isinstance(doc, dict) else Again("malformed answer (not an object)")
+            if status == 404 and unknown_on_404:
+                raise _Failed(FetchOutcome.TOKEN_UNKNOWN, "token not found (HTTP 404)")
+            if status in (400, 404, 422):
+                raise _Failed(FetchOutcome.BAD_REQUEST, f"HTTP {status}")
+            if status == 429 or status >= 500:
+                return Again(f"HTTP {status}", retry_after=reply.headers.get("retry-after"), hold=self._pacer.hold)
+            raise _Failed(FetchOutcome.ERROR, f"HTTP {status}")
+
+        out = Retrying(self.retry_policy, self.log).run_sync(f"geckoterminal {path}", attempt)
+        if isinstance(out, GaveUp):
+            raise _Failed(FetchOutcome.ERROR, out.detail)
+        return out.value
+
+
+def _page(doc: dict) -> list:
+    """The rows of an OHLCV page (an answer of another shape has none)."""
+    data = doc.get("data")
+    attrs = data.get("attributes") if isinstance(data, dict) else None
+    rows = attrs.get("ohlcv_list") if isinstance(attrs, dict) else None
+    return rows if isinstance(rows, list) else []
+
+
+def _rows_frame(rows: list) -> pl.DataFrame:
+    """`[[t, o, h, l, c, v], ...]` as a candle frame; what is no number becomes null (NaN for a volume), for the
+    candle check to count, and a row of another shape is all null."""
+    out = []
+    for r in rows:
+        if not isinstance(r, list | tuple) or len(r) < 5:
+            out.append((None, None, None, None, None, None))
+            continue
+        vol = number(r[5], math.nan) if len(r) > 5 else None
+        out.append((open_time(r[0]), *(number(x) for x in r[1:5]), vol))
+    return pl.DataFrame(out, schema=CANDLE_COLUMNS, orient="row")

@@ -4,7 +4,8 @@ A pair is one pool of a token, never the token: its candles must not be asked fo
 `PairResolver` answers pair look-ups, with the same source swapping as the candle sources: `OfflinePairs`
 (the default: asks nothing, every pair stays `unresolved`), `DexScreenerPairs` and `GeckoTerminalPairs`
 (contracts: docs/formats.md#candle-apis). Requests are paced per resolver (`ratelimit.Pacer`) and 429, 5xx,
-timeouts and malformed answers are retried with backoff honouring Retry-After, as the candle clients do.
+timeouts and malformed answers are retried by the candle clients' own loop (`http.Retrying`: a total deadline
+per attempt, a budget per look-up, Retry-After in every form, long waits logged at WARNING).
 
 `resolve_pairs` asks each pair once ever: answers (found or not found) become `PAIR_TOKENS` rows the moment
 they arrive (`on_answer`, e.g. `PairTokenStore.add`); errors are not answers and are asked again next run.
@@ -28,7 +29,17 @@ import polars as pl
 import pyarrow as pa
 
 from quantbot_pipelines.candles.geckoterminal import NETWORKS as GECKO_NETWORKS
-from quantbot_pipelines.candles.ratelimit import Pacer, backoff_seconds, retry_after_seconds
+from quantbot_pipelines.candles.http import (
+    Again,
+    Attempt,
+    AttemptFailed,
+    Done,
+    GaveUp,
+    Retrying,
+    RetryPolicy,
+    get_sync,
+)
+from quantbot_pipelines.candles.ratelimit import Pacer
 from quantbot_pipelines.schemas import PAIR_TOKENS
 from quantbot_pipelines.telegram.extract import normalize
 
@@ -130,16 +141,30 @@ class _HttpPairs(PairResolver):
     """One GET per pair, paced and retried; subclasses give the path and read the answer."""
 
     def __init__(self, *, base_url: str, requests_per_minute: float, timeout_s: float = 15.0,
-                 max_attempts: int = 5, backoff_base_s: float = 1.0, backoff_max_s: float = 60.0):
+                 max_attempts: int = 5, backoff_base_s: float = 1.0, backoff_max_s: float = 60.0,
+                 attempt_timeout_s: float = 30.0, request_budget_s: float = 180.0,
+                 retry_after_cap_s: float = 120.0, warn_wait_s: float = 5.0, log: logging.Logger | None = None):
         if requests_per_minute <= 0:
             raise ValueError("requests_per_minute must be > 0")
         self.base_url = base_url.rstrip("/")
         self.requests_per_minute = requests_per_minute
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s                  # one connect or read
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        self.attempt_timeout_s = attempt_timeout_s  # one attempt, whole body included
+        self.request_budget_s = request_budget_s    # all attempts and waits of one pair
+        self.retry_after_cap_s = retry_after_cap_s
+        self.warn_wait_s = warn_wait_s
+        self.log = log or globals()["log"]
         self._pacer = Pacer(requests_per_minute * PACE_MARGIN / 60.0)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
+                           backoff_max_s=self.backoff_max_s, attempt_timeout_s=self.attempt_timeout_s,
+                           request_budget_s=self.request_budget_s, retry_after_cap_s=self.retry_after_cap_s,
+                           warn_wait_s=self.warn_wait_s)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, requests_per_minute={self.requests_per_minute})"
@@ -167,42 +192,35 @@ class _HttpPairs(PairResolver):
         if network is None:
             return PairAnswer(chain, pair, PairStatus.UNRESOLVED, detail=f"chain {chain!r} not served by {self.name}")
         path = self._path(network, pair)
-        last = "no answer"
-        for attempt in range(self.max_attempts):
-            self._pacer.acquire()
-            wait = None
+        sent = [0]
+
+        def attempt(a: Attempt) -> Done | Again:
+            self._pacer.acquire(a.waiting)
+            sent[0] += 1
             try:
-                resp = client.get(path)
-            except (httpx.TimeoutException, httpx.TransportError) as e:
-                last = type(e).__name__
-            else:
-                status = resp.status_code
-                sent = attempt + 1
-                if status == 200:
-                    try:
-                        token = self._read(orjson.loads(resp.content), chain, network, pair)
-                    except (orjson.JSONDecodeError, _Malformed, AttributeError, TypeError) as e:
-                        last = f"malformed answer ({e})"[:200]
-                    else:
-                        if token is None:
-                            return PairAnswer(chain, pair, PairStatus.NOT_FOUND, detail="no pairs", requests=sent)
-                        return PairAnswer(chain, pair, PairStatus.RESOLVED, token, requests=sent)
-                elif status == 404:
-                    return PairAnswer(chain, pair, PairStatus.NOT_FOUND, detail="HTTP 404", requests=sent)
-                elif status == 429 or status >= 500:
-                    last = f"HTTP {status}"
-                    wait = retry_after_seconds(resp.headers.get("retry-after"))
-                    if wait is not None:
-                        self._pacer.hold(wait)
-                else:  # 400, 401, 403, 422: asking again in this run will not help; not an answer either
-                    return PairAnswer(chain, pair, PairStatus.ERROR, detail=f"HTTP {status}", requests=sent)
-            if attempt + 1 < self.max_attempts:
-                delay = wait if wait is not None else backoff_seconds(attempt, self.backoff_base_s, self.backoff_max_s)
-                log.info("%s %s %s: %s, retry %d in %.2fs", self.name, chain, pair, last, attempt + 1, delay)
-                time.sleep(delay)
-        log.warning("%s %s %s: giving up after %d attempts (%s)", self.name, chain, pair, self.max_attempts, last)
-        return PairAnswer(chain, pair, PairStatus.ERROR, detail=f"{last} after {self.max_attempts} attempts",
-                          requests=self.max_attempts)
+                reply = get_sync(client, path, deadline_s=a.deadline_s, io_timeout_s=self.timeout_s)
+            except AttemptFailed as e:
+                return Again(str(e))
+            status = reply.status
+            if status == 200:
+                try:
+                    token = self._read(orjson.loads(reply.body), chain, network, pair)
+                except (orjson.JSONDecodeError, _Malformed, AttributeError, TypeError) as e:
+                    return Again(f"malformed answer ({e})"[:200])
+                if token is None:
+                    return Done(PairAnswer(chain, pair, PairStatus.NOT_FOUND, detail="no pairs", requests=sent[0]))
+                return Done(PairAnswer(chain, pair, PairStatus.RESOLVED, token, requests=sent[0]))
+            if status == 404:
+                return Done(PairAnswer(chain, pair, PairStatus.NOT_FOUND, detail="HTTP 404", requests=sent[0]))
+            if status == 429 or status >= 500:
+                return Again(f"HTTP {status}", retry_after=reply.headers.get("retry-after"), hold=self._pacer.hold)
+            # 400, 401, 403, 422: asking again in this run will not help; not an answer either
+            return Done(PairAnswer(chain, pair, PairStatus.ERROR, detail=f"HTTP {status}", requests=sent[0]))
+
+        out = Retrying(self.retry_policy, self.log).run_sync(f"{self.name} {chain} {pair}", attempt)
+        if isinstance(out, GaveUp):
+            return PairAnswer(chain, pair, PairStatus.ERROR, detail=out.detail, requests=sent[0])
+        return out.value
 
 
 def _same(a, pair: str) -> bool:

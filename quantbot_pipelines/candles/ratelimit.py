@@ -1,4 +1,4 @@
-"""Rate limiting and retry timing for paid and free candle APIs.
+"""Rate limiting for paid and free candle APIs (retry timing: http.py).
 
 A provider counts requests per key over short windows; a burst that it refuses (429) still costs time, so
 requests are paced: each key hands out evenly spaced slots at its rate (a token bucket of capacity `burst`,
@@ -8,9 +8,12 @@ requests are paced: each key hands out evenly spaced slots at its rate (a token 
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 import time
+from collections.abc import Callable
+
+# told (seconds, why) before a pacer sleeps, so that long waits can be logged with their reason
+OnWait = Callable[[float, str], None]
 
 
 class KeyPacer:
@@ -22,9 +25,10 @@ class KeyPacer:
         self.step = 1.0 / rate
         self.burst = max(1, burst)
         self._next = [0.0] * keys  # earliest time (monotonic) each key may send again
+        self._held = [0.0] * keys  # until when the provider asked a key to wait
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> int:
+    async def acquire(self, on_wait: OnWait | None = None) -> int:
         """Wait for a slot; returns the index of the key to use."""
         async with self._lock:
             now = time.monotonic()
@@ -34,12 +38,17 @@ class KeyPacer:
             self._next[i] = slot + self.step
         delay = slot - now
         if delay > 0:
+            if on_wait is not None:
+                on_wait(delay, f"key #{i + 1} held: the provider asked to wait" if self._held[i] > now
+                        else f"pacing to {1 / self.step:.3g} requests/s per key")
             await asyncio.sleep(delay)
         return i
 
     def hold(self, key: int, seconds: float) -> None:
         """The provider said wait (Retry-After / 429): no request on this key before then."""
-        self._next[key] = max(self._next[key], time.monotonic() + seconds)
+        until = time.monotonic() + seconds
+        self._next[key] = max(self._next[key], until)
+        self._held[key] = max(self._held[key], until)
 
 
 class Pacer:
@@ -48,36 +57,23 @@ class Pacer:
     def __init__(self, rate: float):
         self.step = 1.0 / rate
         self._next = 0.0
+        self._held = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self, on_wait: OnWait | None = None) -> None:
         with self._lock:
             now = time.monotonic()
             slot = max(self._next, now)
             self._next = slot + self.step
+            held = self._held > now
         if slot > now:
+            if on_wait is not None:
+                on_wait(slot - now, "held: the provider asked to wait" if held
+                        else f"pacing to {60 / self.step:.3g} requests/min")
             time.sleep(slot - now)
 
     def hold(self, seconds: float) -> None:
         with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
-
-
-def retry_after_seconds(value: str | None, cap: float = 120.0) -> float | None:
-    """Retry-After as seconds (delta form; an HTTP date is read too), capped."""
-    if not value:
-        return None
-    try:
-        return min(cap, max(0.0, float(value)))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return min(cap, max(0.0, parsedate_to_datetime(value).timestamp() - time.time()))
-        except (TypeError, ValueError):
-            return None
-
-
-def backoff_seconds(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter (attempt 0 = first retry)."""
-    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** attempt)
+            until = time.monotonic() + seconds
+            self._next = max(self._next, until)
+            self._held = max(self._held, until)

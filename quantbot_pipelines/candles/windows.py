@@ -4,7 +4,9 @@
 interval and merged (overlapping calls share one window). `plan_requests`: those windows minus what the
 coverage ledger already holds, cut at `now` (the candle in progress is not complete) and split into chunks a
 source accepts. A ledger row covers its range while its status is ok, no_trades, token_unknown or bad_request
-and its retry_after (if any) is still ahead; error and skipped rows never cover.
+and its retry_after (if any) is still ahead; error and skipped rows never cover. An invalid row never covers
+(its window is not complete), but it is not asked again before its retry_after
+(docs/semantics.md#valid-candles).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from quantbot_pipelines.candles.base import COVERING, CandleRequest, floor_to, interval_seconds
+from quantbot_pipelines.candles.base import COVERING, CandleRequest, FetchOutcome, floor_to, interval_seconds
 
 Span = tuple[int, int]
 
@@ -92,13 +94,18 @@ def token_windows(calls: pl.DataFrame, *, interval: str, pre_window_s: int, hori
     return out
 
 
-def covered_spans(ledger: pl.DataFrame, *, interval: str, now: int) -> dict[tuple[str, str], list[Span]]:
-    """(chain, address) -> merged spans the ledger covers at `now` for this interval."""
+def covered_spans(ledger: pl.DataFrame, *, interval: str, now: int,
+                  deferred: bool = False) -> dict[tuple[str, str], list[Span]]:
+    """(chain, address) -> merged spans the ledger covers at `now` for this interval; with `deferred`, also the
+    spans of invalid answers not to be asked again yet (what planning leaves out, but completeness does not)."""
     if ledger.is_empty():
         return {}
     lg = _as_epoch(ledger, ("start_ts", "end_ts", "retry_after"))
-    lg = lg.filter((pl.col("interval") == interval) & pl.col("status").is_in([str(s) for s in COVERING])
-                   & (pl.col("retry_after").is_null() | (pl.col("retry_after") > now)))
+    covering = pl.col("status").is_in([str(s) for s in COVERING]) & (
+        pl.col("retry_after").is_null() | (pl.col("retry_after") > now))
+    if deferred:
+        covering = covering | ((pl.col("status") == str(FetchOutcome.INVALID)) & (pl.col("retry_after") > now))
+    lg = lg.filter((pl.col("interval") == interval) & covering)
     out: dict[tuple[str, str], list[Span]] = {}
     for (chain, address), g in lg.group_by(["chain", "address"]):
         out[(chain, address)] = merge_spans(list(zip(g["start_ts"].to_list(), g["end_ts"].to_list(), strict=True)))
@@ -115,11 +122,11 @@ def known_pools(ledger: pl.DataFrame) -> dict[tuple[str, str], str]:
 
 def plan_requests(windows: list[TokenWindows], ledger: pl.DataFrame, *, interval: str, now: int,
                   max_candles: int | None) -> list[CandleRequest]:
-    """The requests still needed: windows up to `now` (aligned down) minus ledger coverage, in chunks of at
-    most `max_candles` candles."""
+    """The requests still needed: windows up to `now` (aligned down) minus ledger coverage (and invalid answers
+    not due again yet), in chunks of at most `max_candles` candles."""
     step = interval_seconds(interval)
     cut = floor_to(now, step)
-    covered = covered_spans(ledger, interval=interval, now=now)
+    covered = covered_spans(ledger, interval=interval, now=now, deferred=True)
     pools = known_pools(ledger)
     out: list[CandleRequest] = []
     for w in windows:

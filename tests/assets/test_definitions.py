@@ -61,6 +61,17 @@ def test_every_stage_asset_is_partitioned_and_rollups_are_not():
     for name in ("caller_leaderboard", "token_leaderboard", "strategy_leaderboard", "caller_strategy_leaderboard"):
         assert assets[name]["partitions"] is None
     assert assets["raw_candles"]["pool"] == ["candle_api"]
+    # staging rewrites pair_tokens partitions as answers arrive: one staging at a time, never two rewriting one
+    assert assets["pair_tokens"]["pool"] == ["pair_lookups"]
+
+
+def test_every_pool_runs_one_step_at_a_time_on_both_instances():
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    for config in ("dagster.yaml", "deploy/dagster.postgres.yaml"):
+        pools = yaml.safe_load((root / config).read_text())["concurrency"]["pools"]
+        assert pools == {"default_limit": 1}, config
 
 
 def test_domain_library_imports_no_dagster():

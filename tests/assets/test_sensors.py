@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 
 import polars as pl
+import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
 
 from assets.partitions import RANGE_END, RANGE_START, strategy_files, telegram_exports_partitions
@@ -159,4 +160,92 @@ def test_refresh_schedule_requests_only_incomplete_days(tmp_path):
     data = refresh_incomplete_windows.evaluate_tick(context)
     ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in data.run_requests]
     assert ranges == [("2025-10-10", "2025-10-10"), ("2025-10-12", "2025-10-12")]
-    assert [k.to_user_string() for k in data.run_requests[0].asset_selection] == ["raw_candles", "candle_ledger"]
+    assert [k.to_user_string() for k in data.run_requests[0].asset_selection] == ["raw_candles", "candle_ledger", "candle_answers"]
+
+
+# ---- a bad strategy file costs only itself; the inbox says when it is not there ------------------------------
+
+def _alias_bomb() -> str:
+    lines = ["description:", "  - &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for prev, anchor in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"  - &{anchor} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join([*lines, "sweep:", "  take_profit: [*i]"]) + "\n"
+
+
+def _write_bad(folder, kind: str) -> None:
+    bad = folder / "bad.yaml"
+    if kind == "latin1":
+        bad.write_bytes("name: caf\xe9\nstop_loss: 0.5\n".encode("latin-1"))
+    elif kind == "directory":
+        bad.mkdir()
+    elif kind == "alias_bomb":
+        bad.write_text(_alias_bomb())
+    elif kind == "oversized":
+        bad.write_text("stop_loss: 0.5\ndescription: " + "x" * 300_000 + "\n")
+    elif kind == "over_cap":  # 10 x 10 variants, the folder's cap is 50
+        values = ", ".join(str(i) for i in range(10))
+        bad.write_text(f"sweep:\n  fee_bps: [{values}]\n  slippage_bps: [{values}]\n")
+
+
+@pytest.mark.parametrize("kind", ["latin1", "directory", "alias_bomb", "oversized", "over_cap"])
+def test_one_bad_strategy_file_never_stops_the_others(tmp_path, capfd, kind):
+    import signal
+
+    from quantbot_pipelines.schemas import TELEGRAM_CALLS
+    from resources import StrategyFolderResource
+
+    resources = make_resources(tmp_path, strategies=False)
+    folder = resources["strategies"].path
+    resources["strategies"] = StrategyFolderResource(folder=str(folder), max_variants=50)
+    resources["warehouse"].get().write_partition(TELEGRAM_CALLS, {"day": dt.date(2025, 9, 1)},
+                                                 pl.from_arrow(TELEGRAM_CALLS.empty()))
+    (folder / "good.yaml").write_text("stop_loss: 0.5\n")
+    _write_bad(folder, kind)
+    instance = DagsterInstance.ephemeral()
+
+    def hung(signum, frame):
+        raise TimeoutError("the strategies sensor tick is still running after 10 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    try:
+        result, _ = _tick(_sensor(resources, "strategies_sensor"), instance, resources, None)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    _apply_partition_requests(instance, result)
+    assert instance.get_dynamic_partitions(strategy_files.name) == ["good"]
+    assert [r.tags[RANGE_START] for r in result.run_requests] == ["2025-09-01|good"]
+    # the sensor's log (the tick's log in the UI) names the file it skipped, with the reason
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "WARNING" in line and "bad.yaml" in line]
+    assert warnings, "the skipped file is named in a warning"
+
+
+def test_inbox_sensor_reports_a_missing_inbox_and_picks_up_once_it_appears(tmp_path):
+    from quantbot_pipelines.sample import write_sample_inbox
+
+    resources = make_resources(tmp_path / "run", strategies=False)
+    inbox = resources["telegram_inbox"].path
+    inbox.rmdir()
+    sensor = _sensor(resources, "telegram_inbox_sensor")
+    instance = DagsterInstance.ephemeral()
+
+    result, cursor = _tick(sensor, instance, resources, None)
+    assert result.skip_reason and str(inbox) in result.skip_reason.skip_message
+    assert "does not exist" in result.skip_reason.skip_message
+
+    write_sample_inbox(tmp_path / "sample")
+    first = min((tmp_path / "sample").iterdir())
+    shutil.copytree(first, inbox / first.name)
+    result, cursor = _tick(sensor, instance, resources, cursor)
+    assert len(result.run_requests) == 1 and not result.skip_reason
+
+
+def test_inbox_sensor_reports_a_file_given_as_the_inbox(tmp_path):
+    resources = make_resources(tmp_path / "run", strategies=False)
+    inbox = resources["telegram_inbox"].path
+    inbox.rmdir()
+    inbox.write_text("{}")  # e.g. QUANTBOT_INBOX pointed at one result.json
+    result, _ = _tick(_sensor(resources, "telegram_inbox_sensor"), DagsterInstance.ephemeral(), resources, None)
+    assert result.skip_reason and str(inbox) in result.skip_reason.skip_message
+    assert "not a folder" in result.skip_reason.skip_message

@@ -5,6 +5,13 @@ It also answers pair look-ups as DexScreener (`/latest/dex/pairs/<chain>/<pair>`
 
 Candles are a pure function of (address, open time), so tests can compute what must come back. Minutes where
 `(t // 60 + h) % 11 == 0` have no trades (Birdeye without padding leaves them out).
+
+Hostile answers (scripted per address in `faults`, and for GeckoTerminal's OHLCV pages in `ohlcv_faults`):
+`429:<Retry-After as sent>`, 5xx, `timeout`, `hang` (held until `release` is set), `drip:<bytes>` (a body one
+byte every `drip_every` s), `truncated` (a Content-Length the body never reaches), `html` (a 200 page that is not
+JSON), `malformed`, `badshape`, and `candles:<kind>` (a real answer whose first candle is spoiled: see CORRUPT).
+`revoke_after = n` refuses every key (401) once n OHLCV requests were answered; `hold_after = n` holds every
+OHLCV request after the n-th until `release` is set.
 """
 
 from __future__ import annotations
@@ -22,6 +29,22 @@ import orjson
 from tests.support.loopback import LoopbackServer
 
 STEP = {"1m": 60, "5m": 300, "15m": 900, "1H": 3600, "4H": 14400, "1D": 86400}
+
+# candles:<kind>: how the first candle of an answer is spoiled (Birdeye item fields; GeckoTerminal rows alike)
+CORRUPT = {
+    "nan": {"o": "NaN"},               # a string that reads as NaN
+    "nan_literal": {"o": "@NaN"},      # the bare NaN token some JSON writers emit
+    "inf": {"h": "@1e999"},            # a number too large for a double: Infinity
+    "zero": {"o": 0.0},
+    "negative": {"l": -1e-5},
+    "negvol": {"v_usd": -5.0},
+    "highlow": {"h": 1e-9},            # high below low (and below open and close)
+    "offgrid": {"unix_time": 7},       # 7 s past its minute
+    "null": {"c": None},
+    "string": {"c": "abc"},
+    "numstring": {"c": "=str"},        # the close spelled as a string: read as the number
+    "bool": {"o": True},
+}
 
 
 def _h(address: str) -> int:
@@ -63,6 +86,13 @@ class FakeMarket(LoopbackServer):
         self.requests: list[dict] = []
         self.history_from = 0                                    # GeckoTerminal: no candles before
         self.status_counts: dict[int, int] = defaultdict(int)
+        self.ohlcv_faults: dict[str, list[str]] = defaultdict(list)  # GeckoTerminal pages, by token address
+        self.drip_every = 0.2
+        self.revoke_after: int | None = None
+        self.hold_after: int | None = None
+        self.release = threading.Event()
+        self.answered = 0                                         # OHLCV requests answered 200
+        self.paid: dict[str, int] = defaultdict(int)              # readable 200 answers (pages) per address
         self._lock = threading.Lock()
         self._windows: dict[str, deque] = defaultdict(deque)     # key -> times of accepted requests
         market = self
@@ -78,6 +108,8 @@ class FakeMarket(LoopbackServer):
 
         super().__init__(Handler)
         self.server.handle_error = lambda *a: None  # clients that timed out close early: not our concern
+        # shut down within 20 ms rather than serve_forever's default half second: a test each
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def ohlcv_requests(self, address: str | None = None) -> list[dict]:
         return [r for r in self.requests if "ohlcv" in r["path"] and (address is None or
@@ -115,13 +147,19 @@ class FakeMarket(LoopbackServer):
         if url.path != "/defi/v3/ohlcv":
             return self._send(h, 404, {"success": False, "message": "Not found"})
         key = rec["headers"].get("x-api-key")
+        with self._lock:
+            if self.revoke_after is not None and self.answered >= self.revoke_after:
+                self.keys.clear()
+            hold = self.hold_after is not None and len(self.ohlcv_requests()) > self.hold_after
+        if hold:
+            self.release.wait()
         if key not in self.keys:
             return self._send(h, 401, {"success": False, "message": "Unauthorized"})
         if self.rate_limit and not self._admit(key):
             return self._send(h, 429, {"success": False, "message": "Too many requests"})
         address = params.get("address", "")
         fault = self._next_fault(address)
-        if fault:
+        if fault and not fault.startswith("candles:"):
             return self._fault(h, fault)
         for p, want in (("currency", "usd"), ("mode", "range"), ("padding", "false"), ("ui_amount_mode", "raw")):
             if params.get(p) != want:
@@ -137,6 +175,12 @@ class FakeMarket(LoopbackServer):
         rows = candle_rows(address, start, end + 1, step) if known else []
         items = [{"unix_time": t, "o": o, "h": hi, "l": lo, "c": c, "v": v * 1000, "v_usd": v, "address": address,
                   "type": params["type"], "currency": "usd"} for t, o, hi, lo, c, v in rows]
+        with self._lock:
+            self.answered += 1
+            self.paid[address] += 1
+        if fault:  # candles:<kind>
+            return self._send(h, 200, _spoiled({"success": True, "data": {"items": items}}, items[:1],
+                                               fault.partition(":")[2]))
         self._send(h, 200, {"success": True, "data": {"items": items}})
 
     def _admit(self, key: str) -> bool:
@@ -172,9 +216,44 @@ class FakeMarket(LoopbackServer):
             return self._send(h, 200, b'{"success": true, "data": {"items": [{"unix_ti')
         if fault == "badshape":  # valid JSON, not the answer's shape
             return self._send(h, 200, {"unexpected": [1, 2]})
+        if fault == "wrongtype":  # the answer's shape with a string where the list goes
+            return self._send(h, 200, {"success": True, "data": {"items": "none"}})
+        if fault == "html":
+            return self._send(h, 200, b"<html><body><h1>Just a moment...</h1></body></html>",
+                              {"Content-Type": "text/html"})
+        if fault == "truncated":  # the connection closes before the promised length
+            return self._raw(h, 200, b'{"success": true, "data": {"items": [', length=4096)
+        if fault.startswith("drip:"):
+            return self._raw(h, 200, b" " * int(fault.partition(":")[2]), drip=self.drip_every)
+        if fault == "hang":
+            self.release.wait()
+            return self._send(h, 503, {"success": False, "message": "released"})
         if fault in ("400", "403"):
             return self._send(h, int(fault), {"error": "refused"})
         raise ValueError(fault)
+
+    def _raw(self, h: BaseHTTPRequestHandler, status: int, body: bytes, *, length: int | None = None,
+             drip: float = 0.0) -> None:
+        """A body that ends early (`length` above its size) or comes one byte every `drip` seconds."""
+        with self._lock:
+            self.status_counts[status] += 1
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(length if length is not None else len(body)))
+            h.end_headers()
+            h.wfile.flush()
+            if drip:
+                for i in range(len(body)):
+                    h.wfile.write(body[i:i + 1])
+                    h.wfile.flush()
+                    time.sleep(drip)
+            else:
+                h.wfile.write(body)
+                h.wfile.flush()
+            h.close_connection = True
+        except OSError:
+            pass
 
     # -- pair look-ups -----------------------------------------------------------------------------------
     def _pair_request(self, h: BaseHTTPRequestHandler, pair: str, limited: str) -> tuple[str, str | None] | bool:
@@ -248,15 +327,51 @@ class FakeMarket(LoopbackServer):
         if len(parts) == 8 and parts[4] == "pools" and parts[6] == "ohlcv":
             pool = parts[5]
             addr = pool.rsplit("_", 1)[0]
+            with self._lock:
+                script = self.ohlcv_faults.get(addr)
+                fault = script.pop(0) if script else None
+            if fault and not fault.startswith("candles:"):
+                return self._fault(h, fault)
             step = {"minute": 60, "hour": 3600, "day": 86400}[parts[7]] * int(params.get("aggregate", 1))
             before, limit = int(params["before_timestamp"]), min(1000, int(params.get("limit", 100)))
             # the limit newest candles before before_timestamp (quiet minutes skipped); history has a start
             rows = candle_rows(addr, max(before - 2 * limit * step, self.history_from), before, step)
             rows = [list(r) for r in reversed(rows)][:limit]  # newest first
-            return self._send(h, 200, {"data": {"id": "x", "type": "ohlcv_request_response",
-                                                "attributes": {"ohlcv_list": rows}},
-                                       "meta": {"base": {"address": addr}, "quote": {"address": "q"}}})
+            with self._lock:
+                self.paid[addr] += 1
+            doc = {"data": {"id": "x", "type": "ohlcv_request_response", "attributes": {"ohlcv_list": rows}},
+                   "meta": {"base": {"address": addr}, "quote": {"address": "q"}}}
+            if fault:  # candles:<kind>, on the newest candle of the page
+                return self._send(h, 200, _spoiled(doc, rows[:1], fault.partition(":")[2]))
+            return self._send(h, 200, doc)
         return self._send(h, 404, {"errors": [{"status": "404", "title": "Not Found"}]})
+
+
+GECKO_FIELDS = {"unix_time": 0, "o": 1, "h": 2, "l": 3, "c": 4, "v_usd": 5}
+
+
+def _spoiled(doc: dict, targets: list, kind: str) -> bytes:
+    """`doc` as JSON with the candles in `targets` (Birdeye items or GeckoTerminal rows) spoiled as CORRUPT says;
+    values starting with '@' are written bare (NaN, 1e999), which strict JSON readers refuse."""
+    bare: dict[str, str] = {}
+    for target in targets:
+        for field, value in CORRUPT[kind].items():
+            if isinstance(value, str) and value.startswith("@"):
+                mark = f"__bare{len(bare)}__"
+                bare[mark] = value[1:]
+                value = mark
+            elif field == "unix_time" and isinstance(value, int):
+                value = (target["unix_time"] if isinstance(target, dict) else target[0]) + value
+            elif value == "=str":
+                value = repr(target[field] if isinstance(target, dict) else target[GECKO_FIELDS[field]])
+            if isinstance(target, dict):
+                target[field] = value
+            else:
+                target[GECKO_FIELDS[field]] = value
+    text = orjson.dumps(doc).decode()
+    for mark, raw in bare.items():
+        text = text.replace(f'"{mark}"', raw)
+    return text.encode()
 
 
 # -- helpers for tests and the benchmark ----------------------------------------------------------------
