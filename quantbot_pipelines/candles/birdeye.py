@@ -106,21 +106,13 @@ class BirdeyeSource(CandleSource):
         self.requests_per_second = requests_per_second
         self.max_concurrency = max_concurrency
         self.timeout_s = timeout_s                  # one connect or read
-        self.max_attempts = max_attempts
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self.attempt_timeout_s = attempt_timeout_s  # one attempt, whole body included
-        self.request_budget_s = request_budget_s    # all attempts and waits of one window
-        self.retry_after_cap_s = retry_after_cap_s
-        self.warn_wait_s = warn_wait_s
+        # one attempt is cut at attempt_timeout_s (whole body included); request_budget_s bounds all attempts
+        # and waits of one window
+        self.retry_policy = RetryPolicy(
+            max_attempts=max_attempts, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
+            attempt_timeout_s=attempt_timeout_s, request_budget_s=request_budget_s,
+            retry_after_cap_s=retry_after_cap_s, warn_wait_s=warn_wait_s)
         self.log = log or globals()["log"]
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                           backoff_max_s=self.backoff_max_s, attempt_timeout_s=self.attempt_timeout_s,
-                           request_budget_s=self.request_budget_s, retry_after_cap_s=self.retry_after_cap_s,
-                           warn_wait_s=self.warn_wait_s)
 
     def __repr__(self) -> str:
         return (f"BirdeyeSource(base_url={self.base_url!r}, keys={len(self._keys)}, "
@@ -241,7 +233,7 @@ class BirdeyeSource(CandleSource):
                 if status == 429:
                     # the whole key is over its limit, not just this request; without a readable Retry-After
                     # the key pauses for a few slots so that the provider's window drains
-                    told = read_retry_after(ra, self.retry_after_cap_s)[0] is not None
+                    told = read_retry_after(ra, self.retry_policy.retry_after_cap_s)[0] is not None
 
                     def hold(wait: float, key: int = key, told: bool = told) -> None:
                         pacer.hold(key, wait if told else 3 * pacer.step)

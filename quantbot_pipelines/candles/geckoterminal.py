@@ -66,13 +66,12 @@ class GeckoTerminalSource(CandleSource):
         self.base_url = base_url.rstrip("/")
         self.requests_per_minute = requests_per_minute
         self.timeout_s = timeout_s                  # one connect or read
-        self.max_attempts = max_attempts
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self.attempt_timeout_s = attempt_timeout_s  # one attempt, whole body included
-        self.request_budget_s = request_budget_s    # all attempts and waits of one page or lookup
-        self.retry_after_cap_s = retry_after_cap_s
-        self.warn_wait_s = warn_wait_s
+        # one attempt is cut at attempt_timeout_s (whole body included); request_budget_s bounds all attempts
+        # and waits of one page or lookup
+        self.retry_policy = RetryPolicy(
+            max_attempts=max_attempts, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
+            attempt_timeout_s=attempt_timeout_s, request_budget_s=request_budget_s,
+            retry_after_cap_s=retry_after_cap_s, warn_wait_s=warn_wait_s)
         self.log = log or globals()["log"]
         self._pacer = Pacer(requests_per_minute / 60.0)
         self._pools: dict[tuple[str, str], tuple[str, str]] = {}  # token -> (pool, "base"|"quote")
@@ -85,13 +84,6 @@ class GeckoTerminalSource(CandleSource):
 
     def supports_interval(self, interval: str) -> bool:
         return normalize_interval(interval) in TIMEFRAMES
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                           backoff_max_s=self.backoff_max_s, attempt_timeout_s=self.attempt_timeout_s,
-                           request_budget_s=self.request_budget_s, retry_after_cap_s=self.retry_after_cap_s,
-                           warn_wait_s=self.warn_wait_s)
 
     def fetch_many(self, requests: list[CandleRequest], on_result: OnResult | None = None) -> list[FetchResult]:
         out = []

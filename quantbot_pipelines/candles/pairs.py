@@ -149,22 +149,14 @@ class _HttpPairs(PairResolver):
         self.base_url = base_url.rstrip("/")
         self.requests_per_minute = requests_per_minute
         self.timeout_s = timeout_s                  # one connect or read
-        self.max_attempts = max_attempts
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self.attempt_timeout_s = attempt_timeout_s  # one attempt, whole body included
-        self.request_budget_s = request_budget_s    # all attempts and waits of one pair
-        self.retry_after_cap_s = retry_after_cap_s
-        self.warn_wait_s = warn_wait_s
+        # one attempt is cut at attempt_timeout_s (whole body included); request_budget_s bounds all attempts
+        # and waits of one pair
+        self.retry_policy = RetryPolicy(
+            max_attempts=max_attempts, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
+            attempt_timeout_s=attempt_timeout_s, request_budget_s=request_budget_s,
+            retry_after_cap_s=retry_after_cap_s, warn_wait_s=warn_wait_s)
         self.log = log or globals()["log"]
         self._pacer = Pacer(requests_per_minute * PACE_MARGIN / 60.0)
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                           backoff_max_s=self.backoff_max_s, attempt_timeout_s=self.attempt_timeout_s,
-                           request_budget_s=self.request_budget_s, retry_after_cap_s=self.retry_after_cap_s,
-                           warn_wait_s=self.warn_wait_s)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, requests_per_minute={self.requests_per_minute})"
