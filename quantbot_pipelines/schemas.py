@@ -18,6 +18,12 @@ def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Fie
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
+def _optional(field: pa.Field, when_null: str) -> pa.Field:
+    """`field` of another table, nullable, its doc saying when it is null."""
+    doc = (field.metadata or {}).get(b"doc", b"").decode()
+    return _f(field.name, field.type, f"{doc}; {when_null}" if doc else when_null)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -194,31 +200,15 @@ CANDLE_ANSWERS = TableSpec(
         "whatever stopped the run that got it (a refused key, a crash, a kill).",
     partition_by=("answer_id",),
     key=("answer_id", "open_ts"),
+    # the ledger row of the answer and its candles, each column as defined in those two tables
     schema=pa.schema([
         _f("answer_id", pa.string(), "one answer: the window asked and what came back (partition)", False),
         _f("day", pa.date32(), "raw_candles partition the answer belongs to", False),
-        _f("source", pa.string(), "candle source name", False),
-        _f("chain", pa.string(), "chain", False),
-        _f("address", pa.string(), "token address", False),
-        _f("interval", pa.string(), "candle interval", False),
-        _f("start_ts", TS, "start of the window asked (inclusive)", False),
-        _f("end_ts", TS, "end of the window asked (exclusive)", False),
-        _f("status", pa.string(), "as in candle_ledger: ok, no_trades, token_unknown, bad_request, invalid", False),
-        _f("detail", pa.string(), "as in candle_ledger"),
-        _f("requests", pa.int64(), "HTTP requests spent on the answer"),
+        *(CANDLE_LEDGER.schema.field(c) for c in CANDLE_LEDGER.columns if c != "day"),
         _f("credits", pa.int64(), "estimated provider credits spent on the answer"),
-        _f("candles", pa.int64(), "candles kept from the answer"),
-        _f("invalid_candles", pa.int64(), "candles of the answer dropped as invalid"),
         _f("invalid_reasons", pa.string(), "JSON: reason -> candles dropped"),
-        _f("pool_address", pa.string(), "pool used by pool-keyed sources"),
-        _f("fetched_at", TS, "when it was asked", False),
-        _f("retry_after", TS, "as in candle_ledger"),
-        _f("open_ts", TS, "candle open time; null on the row of an answer without candles"),
-        _f("open", pa.float64(), "open price, USD"),
-        _f("high", pa.float64(), "high price, USD"),
-        _f("low", pa.float64(), "low price, USD"),
-        _f("close", pa.float64(), "close price, USD"),
-        _f("volume_usd", pa.float64(), "traded volume, USD"),
+        *(_optional(RAW_CANDLES.schema.field(c), "null on the row of an answer without candles")
+          for c in ("open_ts", "open", "high", "low", "close", "volume_usd")),
     ]),
 )
 
