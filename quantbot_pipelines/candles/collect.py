@@ -128,6 +128,11 @@ def _split_pairs(calls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return calls.filter(~pair), calls.filter(pair)
 
 
+def _tokens_of(windows: list[TokenWindows]) -> pl.DataFrame:
+    return pl.DataFrame([(w.chain, w.address) for w in windows], schema={"chain": pl.String, "address": pl.String},
+                        orient="row")
+
+
 def _overlaps(row: dict, spans: list[tuple[int, int]]) -> bool:
     return any(row["start_ts"] < e and row["end_ts"] > s for s, e in spans)
 
@@ -159,6 +164,9 @@ def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, 
     spans_of = {(w.chain, w.address): w.spans for w in fetchable}
 
     old = ledger if ledger is not None and not ledger.is_empty() else pl.from_arrow(CANDLE_LEDGER.empty())
+    # the rest of the ledger cannot cover, plan or fill any of the day's windows: narrowed first, so that a
+    # day costs its own tokens whatever the ledger's size
+    old = old.join(_tokens_of(windows), on=["chain", "address"], how="semi")
     if "source" in old.columns:
         old = old.filter(pl.col("source") == source.name)
     old = _epoch(old, ("start_ts", "end_ts", "fetched_at", "retry_after"))

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -70,14 +71,16 @@ def answer_rows(a: Answer) -> pa.Table:
     header |= {c: _utc(a.row.get(c)) for c in LEDGER_TIMES}
     header |= {"answer_id": a.answer_id, "credits": a.credits,
                "invalid_reasons": orjson.dumps(a.invalid).decode() if a.invalid else None}
+    head = pa.Table.from_pylist([header])
     if a.candles.is_empty():
-        return CANDLE_ANSWERS.conform(pa.Table.from_pylist([header]))
-    n = a.candles.height
-    cols = {c: [v] * n for c, v in header.items()}
-    cand = a.candles.select(list(CANDLE_COLUMNS))
-    cols |= {c: cand[c].to_list() for c in CANDLE_COLUMNS if c != "open_ts"}
-    cols["open_ts"] = [_utc(t) for t in cand["open_ts"].to_list()]
-    return CANDLE_ANSWERS.conform(pa.table({c: cols[c] for c in CANDLE_ANSWERS.columns if c in cols}))
+        return CANDLE_ANSWERS.conform(head)
+    # the header repeated by one gather, the candles as columns: no Python loop over candles
+    rows = head.take(pa.array(np.zeros(a.candles.height, dtype=np.int64)))
+    cand = a.candles.select(list(CANDLE_COLUMNS)).with_columns(
+        pl.from_epoch("open_ts", time_unit="s").dt.replace_time_zone("UTC")).to_arrow()
+    for c in CANDLE_COLUMNS:
+        rows = rows.append_column(c, cand.column(c))
+    return CANDLE_ANSWERS.conform(rows)
 
 
 def answers_from(rows: pl.DataFrame) -> list[Answer]:

@@ -21,7 +21,7 @@ from quantbot_pipelines.backtest import DEFAULT_HORIZON_S
 from quantbot_pipelines.candles.base import CandleSource
 from quantbot_pipelines.candles.collect import CandleBatch, collect_candles
 from quantbot_pipelines.candles.journal import Answer, AnswerJournal
-from quantbot_pipelines.candles.store import stored_candles
+from quantbot_pipelines.candles.store import days_of, stored_candles, token_days
 from quantbot_pipelines.schemas import CANDLE_LEDGER, RAW_CANDLES, TELEGRAM_CALLS
 from quantbot_pipelines.warehouse import Warehouse
 
@@ -49,7 +49,13 @@ class CandleDays:
             on_day: Callable[[dt.date, CandleBatch], None] | None = None) -> dict[dt.date, CandleBatch]:
         wh, source = self.warehouse, self.source
         journal = AnswerJournal(wh)
+        # the ledger is read once and held by day; a day looks only at the days that share a token with it
+        # (token_days), so its cost follows its own calls, not the length of the history
         ledger = wh.read(CANDLE_LEDGER, where=[("source", "=", source.name)])
+        by_day = {d: g for (d,), g in ledger.partition_by("day", as_dict=True).items()} if ledger.height else {}
+        index = token_days(wh.read(TELEGRAM_CALLS, columns=["chain", "address", "day"]), ledger)
+        empty_ledger = ledger.head(0)
+        del ledger
         paid = journal.read(source.name)
         if paid:
             self.log.info("%d answers of an earlier run are kept in candle_answers: stored without asking again",
@@ -61,8 +67,12 @@ class CandleDays:
 
         for day in days:
             calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
+            near = days_of(index, calls)
+            known = [by_day[d] for d in near if d in by_day]
             batch = collect_candles(
-                calls, day=day, source=source, ledger=ledger, read_stored=lambda r: stored_candles(wh, r),
+                calls, day=day, source=source,
+                ledger=pl.concat(known, how="vertical_relaxed") if known else empty_ledger,
+                read_stored=lambda r, near=near: stored_candles(wh, r, days=near),
                 interval=self.interval, pre_window_s=self.pre_window_s, horizon_s=self.horizon_s, now=self.now,
                 keep=keep, paid=paid)
             # candles before ledger: a ledger row must never claim candles that are not stored
@@ -75,11 +85,12 @@ class CandleDays:
             paid = [a for a in paid if a.answer_id not in gone]
             self.recovered += len(batch.folded)
             self.forgotten += sum(a.worth_keeping for a in done)
-            ledger = pl.concat([ledger.filter(pl.col("day") != day), batch.ledger.select(ledger.columns)],
-                               how="vertical_relaxed")
-            self.batches[day] = batch
+            by_day[day] = batch.ledger.select(empty_ledger.columns).cast(empty_ledger.schema)
             if on_day is not None:
                 on_day(day, batch)
+            # what the run reports of the day, without its candles: memory stays flat over a long range
+            self.batches[day] = CandleBatch(candles=batch.candles.head(0), ledger=batch.ledger.select("status"),
+                                            stats=batch.stats, coverage=batch.coverage)
         self.pending = len(paid)
         return self.batches
 

@@ -121,6 +121,40 @@ class ParquetWarehouse(Warehouse):
         found = [self._parse_dir(spec, f.parent.relative_to(base)) for f in base.glob(pattern)]
         return sorted(found, key=lambda p: tuple(str(p[c]) for c in spec.partition_by))
 
+    def _matching_files(self, spec: TableSpec, preds: list[Predicate]) -> list[Path]:
+        """The data files of the partitions matching `preds`, in partition order. A level with an = or in
+        predicate is looked up by name; only other levels are listed, so a read of one day costs the same
+        whether the table holds ten days or ten thousand."""
+        if not spec.partition_by:
+            f = self._table_dir(spec) / DATA_FILE
+            return [f] if f.exists() else []
+        level: list[tuple[Path, dict[str, Any]]] = [(self._table_dir(spec), {})]
+        for col in spec.partition_by:
+            named = [p for p in preds if p[0] == col and p[1] in ("=", "in")]
+            nxt = []
+            for folder, part in level:
+                if named:
+                    _, op, value = named[0]
+                    values = value if op == "in" else [value]
+                    wanted = sorted({partition_value(spec, col, v) for v in values}, key=str)
+                    for v in wanted:
+                        child = folder / f"{col}={_fmt(v)}"
+                        if child.is_dir():
+                            nxt.append((child, {**part, col: v}))
+                    continue
+                try:
+                    entries = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+                except FileNotFoundError:
+                    continue
+                for name in entries:
+                    key, sep, raw = name.partition("=")
+                    if key == col and sep:
+                        nxt.append((folder / name, {**part, col: partition_value(spec, col, unquote(raw))}))
+            level = nxt
+        found = sorted((tuple(str(part[c]) for c in spec.partition_by), folder) for folder, part in level
+                       if partition_matches(spec, part, preds))
+        return [folder / DATA_FILE for _, folder in found]
+
     def delete_partition(self, table, partition: Partition) -> None:
         spec = spec_of(table)
         part = check_partition(spec, partition)
@@ -141,8 +175,7 @@ class ParquetWarehouse(Warehouse):
         preds = check_predicates(where)
         part_preds = [p for p in preds if p[0] in spec.partition_by]
         row_preds = [p for p in preds if p[0] not in spec.partition_by]
-        files = [self._partition_dir(spec, part) / DATA_FILE for part in self.partitions(spec)
-                 if partition_matches(spec, part, part_preds)]
+        files = self._matching_files(spec, part_preds)
         cols = list(columns) if columns else spec.columns
         filt = pq.filters_to_expression(_arrow_filter(spec, row_preds)) if row_preds else None
         filt_cols = {c for c, _, _ in row_preds}
