@@ -41,8 +41,24 @@ def day_list(days) -> MetadataValue:
     return MetadataValue.json([str(d) for d in days])
 
 
+def note_partition(context, partition_key: str, metadata: dict, asset_key=None) -> None:
+    """A partition's own figures on its materialization: in a run over a range, each day shows what that day
+    holds (what a run returns is shown on every partition it wrote, so it only carries `run_totals`)."""
+    context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=partition_key)
+
+
+def run_totals(context, **figures) -> dict:
+    """Figures of the whole run, labelled as such (`run_` names and the range they cover), for the metadata
+    every partition of the run carries next to its own."""
+    keys = list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else []
+    out: dict = {"run_partitions": len(keys)}
+    if keys:
+        out["run_range"] = keys[0] if len(keys) == 1 else f"{keys[0]} .. {keys[-1]}"
+    return out | {f"run_{k}": v for k, v in figures.items()}
+
+
 def timed(fn):
-    """Adds `compute_s` (seconds in our own code) to the metadata an asset or asset check returns.
+    """Adds `run_compute_s` (seconds in our own code) to the metadata an asset or asset check returns.
 
     Goes between `@asset`/`@asset_check` and the function; functools.wraps keeps the signature Dagster reads.
     The pipeline benchmark sets these against wall time to find Dagster's own share. A multi-asset's results
@@ -54,8 +70,8 @@ def timed(fn):
         result = fn(*args, **kwargs)
         seconds = round(time.perf_counter() - started, 4)
         if isinstance(result, AssetCheckResult):
-            return result._replace(metadata={**result.metadata, "compute_s": MetadataValue.float(seconds)})
-        (result if isinstance(result, MaterializeResult) else result[0]).metadata["compute_s"] = seconds
+            return result._replace(metadata={**result.metadata, "run_compute_s": MetadataValue.float(seconds)})
+        (result if isinstance(result, MaterializeResult) else result[0]).metadata["run_compute_s"] = seconds
         return result
 
     return wrapper

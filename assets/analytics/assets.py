@@ -8,20 +8,27 @@ import time
 
 import polars as pl
 from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
+    multi_asset,
 )
 from pydantic import Field
 
-from assets.automation import day_stage, leaderboard
+from assets.automation import day_stage, follows_updated_days, leaderboard
 from assets.boards import caller_board_view
-from assets.metadata import image, related, table, timed
+from assets.metadata import image, note_partition, related, run_totals, table, timed
 from assets.plots import ath_distribution_plot
-from quantbot_pipelines.analytics import aggregate_candles
+from quantbot_pipelines.analytics import aggregate_candles, rollup_mismatches
 from quantbot_pipelines.analytics import (
     caller_leaderboard as build_caller_leaderboard,
 )
@@ -44,33 +51,62 @@ from quantbot_pipelines.schemas import (
 from resources.warehouse import WarehouseResource
 
 
-def aggregated_candles(days: PartitionsDefinition, interval: str) -> AssetsDefinition:
-    """One asset per interval of the settings (QUANTBOT_INTERVALS)."""
-
-    @day_stage(
-        key=[AGGREGATED_CANDLES.name, interval],
-        partitions_def=days,
-        deps=[RAW_CANDLES.name],
-        group_name="analytics",
+def aggregated_candles(days: PartitionsDefinition, intervals: tuple[str, ...]) -> AssetsDefinition:
+    """One asset per interval of the settings (QUANTBOT_INTERVALS), all written by one step: each day's raw
+    candles are read once and rolled up to every interval, and each interval's check runs on what is in
+    memory (the check compares with an independent direct rollup, docs/semantics.md#aggregated-candles)."""
+    key_of = {i: AssetKey([AGGREGATED_CANDLES.name, i]) for i in intervals}
+    specs = [AssetSpec(
+        key_of[i], deps=[RAW_CANDLES.name], automation_condition=follows_updated_days, group_name="analytics",
         kinds={"polars", "parquet"},
-        description=f"raw_candles rolled up to {interval} (first open, max high, min low, last close, summed "
-                    "volume), buckets aligned to UTC epoch multiples; gaps stay gaps. One asset per interval, "
-                    "day-partitioned like its input, so a day range runs every interval in the same run as "
-                    "raw_candles (a day x interval multi-partition is split into one run per interval).",
-    )
-    @timed
-    def _aggregate(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        description=f"raw_candles rolled up to {i} (first open, max high, min low, last close, summed volume), "
+                    "buckets aligned to UTC epoch multiples; gaps stay gaps. One asset per interval, day-"
+                    "partitioned like its input; one step writes every interval from a single read of the day's "
+                    "raw candles." + related("raw_candles", "token_analytics"))
+        for i in intervals]
+    checks = [AssetCheckSpec("aggregates_match_raw", asset=key_of[i],
+                             description="Aggregated candles equal a direct rollup of the raw candles, on a sample "
+                                         "of tokens.") for i in intervals]
+
+    def _aggregate(context: AssetExecutionContext, warehouse: WarehouseResource) -> list:
         wh = warehouse.get()
-        rows, started = 0, time.perf_counter()
+        chosen = [i for i in intervals if key_of[i] in context.selected_asset_keys]
+        rows = dict.fromkeys(chosen, 0)
+        mismatches = dict.fromkeys(chosen, 0)
+        bad_days: dict[str, list[str]] = {i: [] for i in chosen}
+        started = time.perf_counter()
         for key in context.partition_keys:
             day = dt.date.fromisoformat(key)
             raw = wh.read(RAW_CANDLES, where=[("day", "=", day)])
-            rows += wh.write_partition(AGGREGATED_CANDLES, {"day": day, "interval": interval},
-                                       aggregate_candles(raw, interval))
-        return MaterializeResult(metadata={"rows": rows, "days": len(context.partition_keys),
-                                           "seconds": round(time.perf_counter() - started, 3)})
+            for i in chosen:
+                agg = aggregate_candles(raw, i)
+                n = wh.write_partition(AGGREGATED_CANDLES, {"day": day, "interval": i}, agg)
+                off = rollup_mismatches(raw, agg, i, sample=200)
+                rows[i] += n
+                mismatches[i] += off
+                if off:
+                    bad_days[i].append(key)
+                note_partition(context, key, {"rows": n, "tokens": agg.select("chain", "address").n_unique()
+                                              if agg.height else 0}, asset_key=key_of[i])
+        seconds = round(time.perf_counter() - started, 3)
+        out: list = [MaterializeResult(asset_key=key_of[i], metadata=run_totals(context, rows=rows[i],
+                                                                                seconds=seconds))
+                     for i in chosen]
+        for i in chosen:
+            if AssetCheckKey(key_of[i], "aggregates_match_raw") in context.selected_asset_check_keys:
+                out.append(AssetCheckResult(asset_key=key_of[i], check_name="aggregates_match_raw",
+                                       passed=mismatches[i] == 0,
+                                       metadata={"mismatched_candles": mismatches[i], "aggregated_rows": rows[i],
+                                                 "days_with_mismatches": MetadataValue.json(bad_days[i])}))
+        return out
 
-    return _aggregate
+    @multi_asset(name=AGGREGATED_CANDLES.name, specs=specs, check_specs=checks, partitions_def=days,
+                 backfill_policy=BackfillPolicy.single_run(), can_subset=True)
+    def _step(context: AssetExecutionContext, warehouse: WarehouseResource):
+        # yielded, not returned: a run that selects part of the step reports only what it selected
+        yield from timed(_aggregate)(context, warehouse)
+
+    return _step
 
 
 class AnalyticsConfig(Config):
@@ -80,14 +116,31 @@ class AnalyticsConfig(Config):
     horizon_s: int = Field(default=DEFAULT_HORIZON_S, description="window length after entry")
 
 
+PREVIEW = ["call_ts", "caller_name", "card_ticker", "status", "entry_price", "ath_multiple", "time_to_2x_s",
+           "min_multiple", "end_multiple", "window_complete"]
+
+
+def _analytics_figures(rows: pl.DataFrame) -> dict:
+    """What a day's (or a run's) token analytics look like in the UI."""
+    ok = rows.filter(pl.col("status") == "ok")
+    return {
+        "calls": rows.height,
+        "status": MetadataValue.json(dict(rows.group_by("status").len().sort("status").iter_rows())),
+        "windows_incomplete": int((~rows.get_column("window_complete")).sum()) if rows.height else 0,
+        "median_ath_multiple": float(ok.get_column("ath_multiple").median() or 0) if ok.height else 0.0,
+    }
+
+
 def _token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
                      warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     now = int(time.time())
-    out = []
-    # what the ledger knows is the same for every day of the range: read it once
+    # what the ledger knows is the same for every day of the range: read it once (each day narrows it to its
+    # own tokens by a join)
     coverage = wh.read(CANDLE_LEDGER, where=[("status", "in", ["ok", "no_trades"])],
                        columns=["chain", "address", "interval", "start_ts", "end_ts"])
+    # the run keeps a few columns of each day for its totals and its best rows, never a whole day's frame
+    kept, best = [], None
     for key in context.partition_keys:
         day = dt.date.fromisoformat(key)
         calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
@@ -95,19 +148,15 @@ def _token_analytics(context: AssetExecutionContext, config: AnalyticsConfig,
         rows = compute_token_analytics(calls, candles, coverage=coverage, entry_delay_s=config.entry_delay_s,
                                        max_entry_gap_s=config.max_entry_gap_s, horizon_s=config.horizon_s, now=now)
         wh.write_partition(TOKEN_ANALYTICS, {"day": day}, rows)
-        out.append(rows)
-    df = pl.concat(out, how="vertical_relaxed") if out else pl.from_arrow(TOKEN_ANALYTICS.empty())
-    status = dict(df.group_by("status").len().iter_rows()) if df.height else {}
-    ok = df.filter(pl.col("status") == "ok")
-    return MaterializeResult(metadata={
-        "calls": df.height,
-        "status": MetadataValue.json(status),
-        "windows_incomplete": int((~df.get_column("window_complete")).sum()) if df.height else 0,
-        "median_ath_multiple": float(ok.get_column("ath_multiple").median() or 0) if ok.height else 0.0,
-        "preview": table(df.sort("ath_multiple", descending=True, nulls_last=True),
-                         ["call_ts", "caller_name", "card_ticker", "status", "entry_price", "ath_multiple",
-                          "time_to_2x_s", "min_multiple", "end_multiple", "window_complete"]),
-    })
+        top = rows.sort("ath_multiple", descending=True, nulls_last=True).head(10)
+        note_partition(context, key, {**_analytics_figures(rows), "preview": table(top, PREVIEW)})
+        kept.append(rows.select("status", "window_complete", "ath_multiple"))
+        best = top if best is None else pl.concat([best, top]).sort(
+            "ath_multiple", descending=True, nulls_last=True).head(10)
+    summary = pl.concat(kept) if kept else pl.from_arrow(TOKEN_ANALYTICS.empty()).select(
+        "status", "window_complete", "ath_multiple")
+    return MaterializeResult(metadata=run_totals(context, **_analytics_figures(summary), preview=table(
+        best if best is not None else pl.from_arrow(TOKEN_ANALYTICS.empty()), PREVIEW)))
 
 
 def token_analytics(days: PartitionsDefinition) -> AssetsDefinition:

@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from assets.automation import follows_updated_days
-from assets.metadata import related, table, timed
+from assets.metadata import note_partition, related, run_totals, table, timed
 from quantbot_pipelines.candles import CandleSourceAuthError
 from quantbot_pipelines.candles.step import CandleDays
 from quantbot_pipelines.schemas import CANDLE_ANSWERS, CANDLE_LEDGER, RAW_CANDLES, TELEGRAM_CALLS
@@ -50,13 +50,28 @@ def _raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource, c
     step = CandleDays(wh, source, interval=candle_source.interval, pre_window_s=candle_source.pre_window_s,
                       horizon_s=candle_source.horizon_s + candle_source.entry_slack_s, log=context.log)
 
+    kept_before = [0]
+    preview: list[pl.DataFrame] = []
+
     def on_day(day: dt.date, batch) -> None:
         s = batch.stats
-        context.log.info(f"{day}: {batch.candles.height} candles, {s.get('requests', 0)} requests"
+        context.log.info(f"{day}: {s.get('candles', 0)} candles, {s.get('requests', 0)} requests"
                          + (f", {s['answers_recovered']} answers of an earlier run stored without a request"
                             if s.get("answers_recovered") else "")
                          + (f", {s['invalid_windows']} windows with invalid candles (asked again later)"
                             if s.get("invalid_windows") else ""))
+        key = day.isoformat()
+        # each day's materialization shows that day's own figures
+        note_partition(context, key, {"source": source.name, **_candle_figures(s),
+                                      "coverage": table(batch.coverage) if batch.coverage.height
+                                      else MetadataValue.md("_no calls_")}, asset_key=RAW_CANDLES.name)
+        note_partition(context, key, _ledger_figures(batch.ledger), asset_key=CANDLE_LEDGER.name)
+        if CANDLE_ANSWERS.name in selected:
+            note_partition(context, key, {"answers_kept": step.kept - kept_before[0],
+                                          "answers_recovered": len(batch.folded)}, asset_key=CANDLE_ANSWERS.name)
+        kept_before[0] = step.kept
+        if sum(p.height for p in preview) < 15 and batch.coverage.height:
+            preview.append(batch.coverage.head(15))
 
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     try:
@@ -68,12 +83,10 @@ def _raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource, c
                       metadata={"answers_kept": step.kept, "days_written": len(step.batches)}) from e
 
     totals: dict = {}
-    coverage, candles_out, asked = [], [], []
+    asked = []
     for batch in step.batches.values():
         _sum_stats(totals, batch.stats)
         asked.append(batch.ledger.select("status"))
-        coverage.append(batch.coverage)
-        candles_out.append(batch.candles.height)
 
     fetched, failed = int(totals.get("tokens_fetched", 0)), int(totals.get("tokens_failed", 0))
     if fetched and failed >= fetched:
@@ -83,40 +96,46 @@ def _raw_candles(context: AssetExecutionContext, warehouse: WarehouseResource, c
         raise Failure(description=f"every token asked of {source.name} failed ({failed} of {fetched}): {listed}",
                       metadata={"tokens_failed": failed, "errors_by_detail": MetadataValue.json(dict(reasons))})
 
-    cov = pl.concat(coverage, how="vertical_relaxed") if coverage else pl.DataFrame()
-    results = {}
-    results[RAW_CANDLES.name] = MaterializeResult(asset_key=RAW_CANDLES.name, metadata={
-        "source": source.name,
-        "candles": sum(candles_out),
-        "tokens": int(totals.get("tokens", 0)),
-        "requests": int(totals.get("requests", 0)),
-        "estimated_credits": int(totals.get("credits", 0)),
-        "windows_complete": int(totals.get("windows_complete", 0)),
-        "windows_incomplete": int(totals.get("windows_incomplete", 0)),
-        "skipped_unknown_chain": int(totals.get("skipped_unknown_chain", 0)),
-        # pair addresses nothing resolved to a token: never fetched as if they were one
-        "skipped_unresolved_pair": int(totals.get("skipped_unresolved_pair", 0)),
-        "errors": int(totals.get("errors", 0)),
-        # candles dropped by the candle rules (docs/semantics.md#valid-candles), by reason
-        "invalid_candles": MetadataValue.json(totals.get("invalid_candles", {})),
-        "invalid_windows": int(totals.get("invalid_windows", 0)),
-        "answers_recovered": int(totals.get("answers_recovered", 0)),
-        "by_status": MetadataValue.json(totals.get("by_status", {})),
-        "coverage": table(cov, rows=15) if cov.height else MetadataValue.md("_no calls_"),
-    })
+    cov = pl.concat(preview, how="vertical_relaxed").head(15) if preview else pl.DataFrame()
     written = pl.concat(asked) if asked else pl.DataFrame({"status": []}, schema={"status": pl.String})
-    results[CANDLE_LEDGER.name] = MaterializeResult(asset_key=CANDLE_LEDGER.name, metadata={
-        "windows": written.height,
-        "by_status": MetadataValue.json(dict(written.group_by("status").len().sort("status").iter_rows())),
-    })
-    results[CANDLE_ANSWERS.name] = MaterializeResult(asset_key=CANDLE_ANSWERS.name, metadata={
-        "answers_kept": step.kept,
-        "answers_recovered": step.recovered,
-        "answers_forgotten": step.forgotten,
-        # answers of days outside this run: they still spare requests, and are stored when their day runs
-        "answers_pending": step.pending,
-    })
+    results = {
+        RAW_CANDLES.name: MaterializeResult(asset_key=RAW_CANDLES.name, metadata=run_totals(
+            context, **_candle_figures(totals),
+            coverage=table(cov, rows=15) if cov.height else MetadataValue.md("_no calls_"))),
+        CANDLE_LEDGER.name: MaterializeResult(asset_key=CANDLE_LEDGER.name, metadata=run_totals(
+            context, **_ledger_figures(written))),
+        CANDLE_ANSWERS.name: MaterializeResult(asset_key=CANDLE_ANSWERS.name, metadata=run_totals(
+            context, answers_kept=step.kept, answers_recovered=step.recovered, answers_forgotten=step.forgotten,
+            # answers of days outside this run: they still spare requests, and are stored when their day runs
+            answers_pending=step.pending)),
+    }
     return tuple(results[k] for k in (RAW_CANDLES.name, CANDLE_LEDGER.name, CANDLE_ANSWERS.name) if k in selected)
+
+
+def _candle_figures(s: dict) -> dict:
+    """The candle step's figures of a day (its batch stats) or of a run (their sums)."""
+    return {
+        "candles": int(s.get("candles", 0)),
+        "tokens": int(s.get("tokens", 0)),
+        "requests": int(s.get("requests", 0)),
+        "estimated_credits": int(s.get("credits", 0)),
+        "windows_complete": int(s.get("windows_complete", 0)),
+        "windows_incomplete": int(s.get("windows_incomplete", 0)),
+        "skipped_unknown_chain": int(s.get("skipped_unknown_chain", 0)),
+        # pair addresses nothing resolved to a token: never fetched as if they were one
+        "skipped_unresolved_pair": int(s.get("skipped_unresolved_pair", 0)),
+        "errors": int(s.get("errors", 0)),
+        # candles dropped by the candle rules (docs/semantics.md#valid-candles), by reason
+        "invalid_candles": MetadataValue.json(dict(s.get("invalid_candles", {}))),
+        "invalid_windows": int(s.get("invalid_windows", 0)),
+        "answers_recovered": int(s.get("answers_recovered", 0)),
+        "by_status": MetadataValue.json(dict(s.get("by_status", {}))),
+    }
+
+
+def _ledger_figures(ledger: pl.DataFrame) -> dict:
+    return {"windows": ledger.height,
+            "by_status": MetadataValue.json(dict(ledger.group_by("status").len().sort("status").iter_rows()))}
 
 
 def _candle_step(context: AssetExecutionContext, warehouse: WarehouseResource, candle_source: CandleSourceResource):

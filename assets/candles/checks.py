@@ -52,15 +52,19 @@ def candle_coverage(days: PartitionsDefinition, min_coverage: float) -> AssetChe
 
     def _coverage(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         wh = warehouse.get()
-        days_ = check_days(context)
-        calls = wh.read(TELEGRAM_CALLS, where=[("day", "in", days_)], columns=["day", "chain", "address"])
-        if calls.is_empty():
+        n_calls = covered = 0
+        for day in check_days(context):  # a day at a time: memory stays that of one day over any range
+            calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)], columns=["day", "chain", "address"])
+            if calls.is_empty():
+                continue
+            have = wh.read(RAW_CANDLES, where=[("day", "=", day)], columns=["day", "chain", "address"]).unique()
+            n_calls += calls.height
+            covered += calls_with_candles(calls, have)
+        if not n_calls:
             return AssetCheckResult(passed=True, metadata={"calls": 0, "coverage": 1.0})
-        have = wh.read(RAW_CANDLES, where=[("day", "in", days_)], columns=["day", "chain", "address"])
-        covered = calls_with_candles(calls, have)
-        share = covered / calls.height
+        share = covered / n_calls
         return AssetCheckResult(passed=share >= min_coverage, severity=AssetCheckSeverity.WARN,
-                                metadata={"calls": calls.height, "calls_with_candles": covered,
+                                metadata={"calls": n_calls, "calls_with_candles": covered,
                                           "coverage": round(share, 4), "threshold": min_coverage})
 
     return asset_check(asset=RAW_CANDLES.name, name="candle_coverage", partitions_def=days,

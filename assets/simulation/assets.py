@@ -20,7 +20,7 @@ from dagster import (
 
 from assets.automation import day_stage, leaderboard
 from assets.boards import strategy_board_view
-from assets.metadata import image, related, table, timed
+from assets.metadata import image, note_partition, related, run_totals, table, timed
 from assets.partitions import day_and_strategy
 from assets.plots import equity_curve_plot
 from quantbot_pipelines.schemas import (
@@ -31,7 +31,7 @@ from quantbot_pipelines.schemas import (
     TELEGRAM_CALLS,
     TOKEN_ANALYTICS,
 )
-from quantbot_pipelines.simulation import StrategyError, simulate
+from quantbot_pipelines.simulation import StrategyError, simulate, strategy_file_fingerprint
 from quantbot_pipelines.simulation import (
     caller_strategy_leaderboard as build_caller_strategy_leaderboard,
 )
@@ -41,43 +41,63 @@ from quantbot_pipelines.simulation import (
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
+PREVIEW = ["strategy", "call_ts", "caller_name", "exit_reason", "net_multiple", "window_complete"]
+
+
+def _counts(trades: pl.DataFrame) -> pl.DataFrame:
+    """Trades by (strategy, exit reason): all a run keeps of a day's trades for its totals."""
+    return trades.group_by("strategy", "exit_reason").agg(pl.len().cast(pl.Int64).alias("n"))
+
+
+def _trade_figures(counts: pl.DataFrame) -> dict:
+    return {
+        "trades": int(counts.get_column("n").sum()) if counts.height else 0,
+        "strategies": counts.get_column("strategy").n_unique() if counts.height else 0,
+        "exit_reasons": MetadataValue.json(dict(counts.group_by("exit_reason").agg(pl.col("n").sum())
+                                                .sort("exit_reason").iter_rows()) if counts.height else {}),
+    }
+
 
 def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
                         strategies: StrategyFolderResource) -> MaterializeResult:
     wh = warehouse.get()
-    by_file: dict[str, list[dt.date]] = {}
+    by_day: dict[dt.date, list[tuple[str, str]]] = {}
     for key in context.partition_keys:
         day, stem = day_and_strategy(key)
-        by_file.setdefault(stem, []).append(day)
-    started, trades_out = time.perf_counter(), []
-    for stem, days in sorted(by_file.items()):
+        by_day.setdefault(day, []).append((stem, key))
+    loaded: dict[str, tuple[list, str]] = {}
+    for stem in sorted({stem for pairs in by_day.values() for stem, _ in pairs}):
         path = strategies.file(stem)
         if not path.exists():
             raise Failure(f"strategy file {path} is gone; the strategies sensor removes its partitions")
         try:
-            variants = strategies.load(path)  # within the folder's variant cap
+            # within the folder's variant cap; the fingerprint lets the sensor see what these results were run on
+            loaded[stem] = (strategies.load(path), strategy_file_fingerprint(path))
         except StrategyError as exc:
             raise Failure(str(exc)) from exc
-        for day in sorted(days):
-            calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
-            complete = wh.read(TOKEN_ANALYTICS, where=[("day", "=", day)],
-                               columns=["chat_id", "message_id", "chain", "address", "window_complete"])
-            if complete.height:
-                calls = calls.join(complete, on=["chat_id", "message_id", "chain", "address"], how="left")
-            candles = wh.read(RAW_CANDLES, where=[("day", "=", day), ("interval", "=", "1m")])
+    started, kept, best = time.perf_counter(), [], None
+    # a day's inputs are read once for every file of the run; only a few columns of each day stay for the totals
+    for day in sorted(by_day):
+        calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
+        complete = wh.read(TOKEN_ANALYTICS, where=[("day", "=", day)],
+                           columns=["chat_id", "message_id", "chain", "address", "window_complete"])
+        if complete.height:
+            calls = calls.join(complete, on=["chat_id", "message_id", "chain", "address"], how="left")
+        candles = wh.read(RAW_CANDLES, where=[("day", "=", day), ("interval", "=", "1m")])
+        for stem, key in sorted(by_day[day]):
+            variants, fingerprint = loaded[stem]
             trades = simulate(calls, candles, variants).with_columns(pl.lit(stem).alias("strategy_file"))
             wh.write_partition(SIMULATION_RESULTS, {"day": day, "strategy_file": stem}, trades)
-            trades_out.append(trades)
-    trades = pl.concat(trades_out, how="vertical_relaxed") if trades_out else pl.from_arrow(SIMULATION_RESULTS.empty())
-    return MaterializeResult(metadata={
-        "trades": trades.height,
-        "strategies": trades.get_column("strategy").n_unique() if trades.height else 0,
-        "seconds": round(time.perf_counter() - started, 3),
-        "exit_reasons": MetadataValue.json(dict(trades.group_by("exit_reason").len().iter_rows())
-                                           if trades.height else {}),
-        "preview": table(trades.sort("net_return", descending=True, nulls_last=True),
-                         ["strategy", "call_ts", "caller_name", "exit_reason", "net_multiple", "window_complete"]),
-    })
+            top = trades.sort("net_return", descending=True, nulls_last=True).head(10)
+            note_partition(context, key, {**_trade_figures(_counts(trades)), "strategy_fingerprint": fingerprint,
+                                          "preview": table(top, PREVIEW)})
+            kept.append(_counts(trades))
+            best = top if best is None else pl.concat([best, top], how="vertical_relaxed").sort(
+                "net_return", descending=True, nulls_last=True).head(10)
+    summary = pl.concat(kept) if kept else _counts(pl.from_arrow(SIMULATION_RESULTS.empty()))
+    return MaterializeResult(metadata=run_totals(
+        context, **_trade_figures(summary), seconds=round(time.perf_counter() - started, 3),
+        preview=table(best if best is not None else pl.from_arrow(SIMULATION_RESULTS.empty()), PREVIEW)))
 
 
 def simulation_results(day_x_strategy: PartitionsDefinition) -> AssetsDefinition:

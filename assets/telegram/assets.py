@@ -23,7 +23,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.metadata import day_list, related, table, timed
+from assets.metadata import day_list, note_partition, related, run_totals, table, timed
 from assets.partitions import telegram_exports_partitions
 from quantbot_pipelines.schemas import PAIR_TOKENS, TELEGRAM_CALLS, TELEGRAM_QUARANTINE, TELEGRAM_STAGED_CALLS
 from quantbot_pipelines.telegram.staging import all_calls, inbox_exports, quarantine_on_days, stage_export
@@ -95,31 +95,36 @@ def telegram_exports(context: AssetExecutionContext, warehouse: WarehouseResourc
     )
 
 
+def _call_figures(rows: pl.DataFrame) -> dict:
+    return {
+        "rows": rows.height,
+        "callers": rows.get_column("caller_id").n_unique() if rows.height else 0,
+        "tokens": rows.select("chain", "address").n_unique() if rows.height else 0,
+        "first_calls": int(rows.get_column("first_call").sum()) if rows.height else 0,
+        "repeats": int(rows.get_column("repeat").sum()) if rows.height else 0,
+        "chain_unknown": int((rows.get_column("chain") == "unknown").sum()) if rows.height else 0,
+        # pair addresses no card or lookup resolved: kept, but never fetched as tokens
+        "unresolved_pairs": int((rows.get_column("address_kind") == "pair").sum()) if rows.height else 0,
+        "edited": int(rows.get_column("edited").sum()) if rows.height else 0,
+    }
+
+
 def _telegram_calls(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.get()
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     calls = all_calls(wh)
-    written = []
+    quarantined = quarantine_on_days(wh, days)
+    q_by_day = dict(quarantined.group_by(pl.col("message_ts").dt.date()).len().iter_rows()) \
+        if quarantined.height else {}
     for day in days:
         rows = calls.filter(pl.col("day") == day)
         wh.write_partition(TELEGRAM_CALLS, {"day": day}, rows)
-        written.append(rows)
-    out = pl.concat(written) if written else calls.head(0)
-    quarantined = quarantine_on_days(wh, days)
+        note_partition(context, day.isoformat(), {**_call_figures(rows), "quarantined": q_by_day.get(day, 0),
+                                                  "preview": table(rows.sort("call_ts"), PREVIEW_COLUMNS)})
+    out = calls.filter(pl.col("day").is_in(days))
     context.log.info(f"{out.height} calls over {len(days)} day(s)")
-    return MaterializeResult(metadata={
-        "rows": out.height,
-        "callers": out.get_column("caller_id").n_unique() if out.height else 0,
-        "tokens": out.select("chain", "address").n_unique() if out.height else 0,
-        "first_calls": int(out.get_column("first_call").sum()) if out.height else 0,
-        "repeats": int(out.get_column("repeat").sum()) if out.height else 0,
-        "chain_unknown": int((out.get_column("chain") == "unknown").sum()) if out.height else 0,
-        # pair addresses no card or lookup resolved: kept, but never fetched as tokens
-        "unresolved_pairs": int((out.get_column("address_kind") == "pair").sum()) if out.height else 0,
-        "edited": int(out.get_column("edited").sum()) if out.height else 0,
-        "quarantined": quarantined.height,
-        "preview": table(out.sort("call_ts"), PREVIEW_COLUMNS),
-    })
+    return MaterializeResult(metadata=run_totals(context, **_call_figures(out), quarantined=quarantined.height,
+                                                 preview=table(out.sort("call_ts"), PREVIEW_COLUMNS)))
 
 
 def telegram_calls(days: PartitionsDefinition) -> AssetsDefinition:

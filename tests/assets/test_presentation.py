@@ -50,10 +50,10 @@ def test_table_metadata_from_a_dataframe():
 
 def test_timed_adds_compute_seconds_to_the_first_result_of_a_step():
     single = timed(lambda: MaterializeResult(metadata={}))()
-    assert single.metadata["compute_s"] >= 0
+    assert single.metadata["run_compute_s"] >= 0
     first, second = timed(lambda: (MaterializeResult(asset_key="a", metadata={}),
                                    MaterializeResult(asset_key="b", metadata={})))()
-    assert "compute_s" in first.metadata and "compute_s" not in second.metadata
+    assert "run_compute_s" in first.metadata and "run_compute_s" not in second.metadata
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

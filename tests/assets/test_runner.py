@@ -106,6 +106,33 @@ def test_metadata_reads_well_in_the_ui(pipeline):
     assert candles["requests"].value >= 0 and "coverage" in candles
 
 
+def test_each_day_of_a_range_run_shows_its_own_figures(pipeline):
+    """The runner runs every stage over the whole range in one run; each partition's materialization still
+    describes that partition, and the run's totals are labelled run_*."""
+    instance, resources, _ = pipeline
+    wh = resources["warehouse"].get()
+    calls = wh.read("telegram_calls", columns=["day"]).group_by("day").len()
+    assert calls.height > 5 and calls.get_column("len").n_unique() > 1  # days differ, so a copy would show
+    candles = dict(wh.read("raw_candles", columns=["day"]).group_by("day").len().iter_rows())
+    trades = wh.read("simulation_results", columns=["day", "strategy_file"]).group_by("day", "strategy_file").len()
+    total = int(calls.get_column("len").sum())
+    first, last = calls.get_column("day").min(), calls.get_column("day").max()
+    for day, n in calls.iter_rows():
+        key = str(day)
+        meta = _latest_metadata(instance, "telegram_calls", key)
+        assert meta["rows"].value == n and meta["run_rows"].value == total
+        assert meta["run_partitions"].value == (last - first).days + 1
+        assert _latest_metadata(instance, "token_analytics", key)["calls"].value == n
+        assert _latest_metadata(instance, "raw_candles", key)["candles"].value == candles.get(day, 0)
+        previews = {r["call_ts"] for r in _latest_metadata(instance, "telegram_calls", key)["preview"].value.records
+                    for r in [r.data]}
+        assert all(ts.startswith(key) for ts in previews)
+    day, stem, n = trades.row(0)
+    meta = _latest_metadata(instance, "simulation_results", f"{day}|{stem}")
+    assert meta["trades"].value == n and meta["run_trades"].value == int(trades.get_column("len").sum())
+    assert len(meta["strategy_fingerprint"].value) == 16
+
+
 def test_checks_pass_on_the_sample(pipeline):
     instance, resources, _ = pipeline
     day = str(resources["warehouse"].get().read("raw_candles", columns=["day"]).get_column("day").min())

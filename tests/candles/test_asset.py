@@ -97,7 +97,7 @@ def test_a_refused_key_fails_saying_what_was_kept_and_the_rerun_pays_nothing_twi
         metas = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node(
             RAW_CANDLES.name)}
         assert metas[CANDLE_ANSWERS.name]["answers_recovered"].value == 3
-        assert metas[CANDLE_ANSWERS.name]["answers_pending"].value == 0
+        assert metas[CANDLE_ANSWERS.name]["run_answers_pending"].value == 0
         assert metas[RAW_CANDLES.name]["requests"].value == 3 and metas[RAW_CANDLES.name]["answers_recovered"].value == 3
     asked = [(r["params"]["address"], r["params"]["time_from"]) for r in market.ohlcv_requests()]
     assert len(asked) == len(set(asked)) + 1 == len(tokens) + 1
