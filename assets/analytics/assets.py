@@ -24,7 +24,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.automation import day_stage, follows_updated_days, leaderboard
+from assets.automation import day_stage, leaderboard
 from assets.boards import caller_board_view
 from assets.metadata import image, note_partition, related, run_totals, table, timed
 from assets.plots import ath_distribution_plot
@@ -57,8 +57,7 @@ def aggregated_candles(days: PartitionsDefinition, intervals: tuple[str, ...]) -
     memory (the check compares with an independent direct rollup, docs/semantics.md#aggregated-candles)."""
     key_of = {i: AssetKey([AGGREGATED_CANDLES.name, i]) for i in intervals}
     specs = [AssetSpec(
-        key_of[i], deps=[RAW_CANDLES.name], automation_condition=follows_updated_days, group_name="analytics",
-        kinds={"polars", "parquet"},
+        key_of[i], deps=[RAW_CANDLES.name], group_name="analytics", kinds={"polars", "parquet"},
         description=f"raw_candles rolled up to {i} (first open, max high, min low, last close, summed volume), "
                     "buckets aligned to UTC epoch multiples; gaps stay gaps. One asset per interval, day-"
                     "partitioned like its input; one step writes every interval from a single read of the day's "

@@ -18,7 +18,6 @@ from dagster import (
     multi_asset,
 )
 
-from assets.automation import follows_updated_days
 from assets.metadata import note_partition, related, run_totals, table, timed
 from quantbot_pipelines.candles import CandleSourceAuthError
 from quantbot_pipelines.candles.step import CandleDays
@@ -145,7 +144,7 @@ def _candle_step(context: AssetExecutionContext, warehouse: WarehouseResource, c
 
 def raw_candles(days: PartitionsDefinition) -> AssetsDefinition:
     def spec(name: str, description: str) -> AssetSpec:
-        return AssetSpec(name, deps=[TELEGRAM_CALLS.name], automation_condition=follows_updated_days,
+        return AssetSpec(name, deps=[TELEGRAM_CALLS.name],
                          group_name="candles", kinds={"python", "parquet"}, description=description)
 
     return multi_asset(

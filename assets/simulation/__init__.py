@@ -11,4 +11,4 @@ from resources.settings import Settings
 def defs(settings: Settings, days: CallDays) -> Definitions:
     return Definitions(assets=[simulation_results(days.day_x_strategy), strategy_leaderboard,
                                caller_strategy_leaderboard],
-                       sensors=[strategies_sensor(settings)])
+                       sensors=[strategies_sensor(settings, days.days)])

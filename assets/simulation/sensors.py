@@ -1,17 +1,23 @@
 """Keeps the dynamic `strategy` partitions in step with the strategies/ folder.
 
-New file: partition added and its results requested for every call day. Changed file: re-requested.
-Removed file: partition removed (its stored rows stay, but leave the leaderboards). One run per file:
-the request spans all call days as one 2-D partition range, which the single-run backfill policy honours.
-A file that cannot be read or is invalid (not UTF-8, too large, hostile YAML, a sweep past the variant cap)
-is skipped with a warning naming it, once per version of the file; the other files go ahead.
+New file: partition added and one run requested, its whole wave: simulation_results over every call day (one
+2-D partition range, which the single-run backfill policy honours) with the strategy leaderboards, tagged
+`quantbot/strategy=<stem>` and a wave id. Changed file: the same again. Removed file: partition removed (its
+stored rows stay, but leave the leaderboards). A file the sensor has not seen (a fresh sensor, after
+`make demo`) is checked against the instance first: when the simulation_results of its first and last call day
+were materialized from the same version (`strategy_fingerprint` metadata) it is not requested again, and not
+parsed. A file that cannot be read or is invalid (not UTF-8, too large, hostile YAML, a sweep past the variant
+cap) is skipped with a warning naming it, once per version of the file; the other files go ahead.
 """
 
 import json
 
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
     DefaultSensorStatus,
+    PartitionsDefinition,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -20,21 +26,47 @@ from dagster import (
 )
 
 from assets.partitions import range_tags, strategy_files
-from quantbot_pipelines.schemas import SIMULATION_RESULTS, TELEGRAM_CALLS
+from assets.waves import STRATEGY, WAVE, clip_days, simulation_job, wave_id
+from quantbot_pipelines.schemas import (
+    CALLER_STRATEGY_LEADERBOARD,
+    SIMULATION_RESULTS,
+    STRATEGY_LEADERBOARD,
+    TELEGRAM_CALLS,
+)
 from quantbot_pipelines.simulation import StrategyError, strategy_file_fingerprint
 from resources.settings import Settings
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
 SIMULATION = AssetKey(SIMULATION_RESULTS.name)
+STRATEGY_WAVE = [SIMULATION, AssetKey(STRATEGY_LEADERBOARD.name), AssetKey(CALLER_STRATEGY_LEADERBOARD.name)]
+FINGERPRINT = "strategy_fingerprint"  # metadata of every simulation_results partition: the file's version
+
+
+def simulated_fingerprints(instance: DagsterInstance, stem: str, days: list[str]) -> set[str | None]:
+    """The file versions the latest simulations of the first and last call day read (None: not simulated)."""
+    found = set()
+    for day in {days[0], days[-1]}:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=SIMULATION, asset_partitions=[f"{day}|{stem}"]), limit=1).records
+        meta = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
+        found.add(meta[FINGERPRINT].value if FINGERPRINT in meta else None)
+    return found
 
 
 def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseResource,
-                      strategies: StrategyFolderResource) -> SensorResult:
+                      strategies: StrategyFolderResource, days_def: PartitionsDefinition) -> SensorResult:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     files = strategies.files()
     known = set(context.instance.get_dynamic_partitions(strategy_files.name))
-    days = sorted(str(p["day"]) for p in warehouse.get().partitions(TELEGRAM_CALLS))
+    call_days: list[str] | None = None  # read (and clipped, with a warning) only when a file needs runs
+
+    def days() -> list[str]:
+        nonlocal call_days
+        if call_days is None:
+            stored = [str(p["day"]) for p in warehouse.get().partitions(TELEGRAM_CALLS)]
+            call_days = clip_days(stored, days_def, context.log.warning, "strategy runs")
+        return call_days
 
     add, requests, fingerprints = [], [], {}
     for stem, path in files.items():
@@ -46,6 +78,9 @@ def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseReso
         fingerprints[stem] = fingerprint
         if seen.get(stem) == fingerprint and stem in known:
             continue
+        if stem not in seen and stem in known and days() and \
+                simulated_fingerprints(context.instance, stem, days()) == {fingerprint}:
+            continue  # the instance has this version's results already
         try:
             strategies.load(path)
         except (StrategyError, OSError) as exc:
@@ -53,11 +88,12 @@ def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseReso
             continue
         if stem not in known:
             add.append(stem)
-        if days:
+        if days():
+            seed = f"strategy:{stem}:{fingerprint}"
             requests.append(RunRequest(
-                run_key=f"strategy:{stem}:{fingerprint}",
-                asset_selection=[SIMULATION],
-                tags=range_tags(f"{days[0]}|{stem}", f"{days[-1]}|{stem}"),
+                run_key=seed, job_name=simulation_job.name, asset_selection=STRATEGY_WAVE,
+                tags={**range_tags(f"{days()[0]}|{stem}", f"{days()[-1]}|{stem}"), STRATEGY: stem,
+                      WAVE: wave_id(seed)},
             ))
     removed = sorted(known - files.keys())
     partition_requests = []
@@ -69,12 +105,16 @@ def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseReso
                         cursor=json.dumps(fingerprints))
 
 
-def strategies_sensor(settings: Settings) -> SensorDefinition:
+def strategies_sensor(settings: Settings, days_def: PartitionsDefinition) -> SensorDefinition:
+    def evaluate(context: SensorEvaluationContext, warehouse: WarehouseResource,
+                 strategies: StrategyFolderResource) -> SensorResult:
+        return strategy_requests(context, warehouse, strategies, days_def)
+
     return sensor(
         name="strategies_sensor",
-        target=[SIMULATION],
+        job=simulation_job,
         minimum_interval_seconds=settings.sensor_interval_s,
         default_status=DefaultSensorStatus.RUNNING,
         description="Adds, re-runs and removes strategy partitions as files appear in, change in or leave "
-                    "strategies/.",
-    )(strategy_requests)
+                    "strategies/; a new or changed file is one run: its simulations and the strategy boards.",
+    )(evaluate)

@@ -1,22 +1,46 @@
-"""Sensors and the schedule, evaluated with build_sensor_context / build_schedule_context on a real instance."""
+"""Sensors and the schedule, evaluated with build_sensor_context / build_schedule_context on a real instance;
+the runs they request are executed with `materialize` on that instance, so each wave is followed for real."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    RunsFilter,
+    build_schedule_context,
+    build_sensor_context,
+    materialize,
+)
 
 from assets.partitions import RANGE_END, RANGE_START, strategy_files, telegram_exports_partitions
-from tests.support.pipeline import make_definitions, make_resources
+from assets.waves import EXPORT, STRATEGY, WAVE
+from tests.support.pipeline import INTERVALS, make_definitions, make_resources
+from tests.telegram.conftest import DCAP, FIN, GRC, PUMP
+
+DAY_STAGE = sorted(["telegram_calls", "raw_candles", "candle_ledger", "candle_answers", "token_analytics",
+                    "caller_leaderboard", "token_leaderboard",
+                    *(f"aggregated_candles/{i}" for i in INTERVALS)])
+SIMULATION_STAGE = ["caller_strategy_leaderboard", "simulation_results", "strategy_leaderboard"]
+QUANTBOT_TAGS = (EXPORT, STRATEGY, WAVE)
 
 
 def _tick(sensor, instance, resources, cursor):
     context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     result = sensor(context)
     return result, result.cursor
+
+
+def _follow(defs, instance, cursor):
+    """One tick of the follow-through sensor as the daemon runs it (its requests resolved against its jobs)."""
+    sensor = defs.get_sensor_def("follow_through_sensor")
+    data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
+    return list(data.run_requests or []), data.cursor
 
 
 def _apply_partition_requests(instance, result) -> None:
@@ -30,9 +54,8 @@ def _apply_partition_requests(instance, result) -> None:
 
 def _assets_of(request) -> list[str]:
     if request.asset_selection:
-        return [k.to_user_string() for k in request.asset_selection]
-    return {"stage_telegram_export": ["telegram_staged_calls", "telegram_quarantine", "pair_tokens"],
-            "derive_telegram_calls": ["telegram_calls"]}[
+        return sorted(k.to_user_string() for k in request.asset_selection)
+    return {"stage_telegram_export": ["pair_tokens", "telegram_quarantine", "telegram_staged_calls"]}[
         request.job_name]
 
 
@@ -40,69 +63,196 @@ def _sensor(resources, name: str):
     return make_definitions(resources).get_sensor_def(name)
 
 
-def _execute(instance, resources, request) -> None:
-    keys = _assets_of(request)
-    materialize(list(make_definitions(resources).assets), selection=keys, partition_key=request.partition_key,
-                tags=dict(request.tags), instance=instance, resources=resources)
+def _execute(instance, resources, request, defs=None) -> str:
+    result = materialize(list((defs or make_definitions(resources)).assets), selection=_assets_of(request),
+                         partition_key=request.partition_key, tags=dict(request.tags), instance=instance,
+                         resources=resources)
+    return result.run_id
 
 
-def test_inbox_sensor_requests_exactly_the_touched_days(tmp_path):
-    from quantbot_pipelines.sample import write_sample_inbox
+def _quantbot(tags) -> dict:
+    return {k: v for k, v in tags.items() if k in QUANTBOT_TAGS}
 
-    sample = tmp_path / "sample"
-    write_sample_inbox(sample)
-    resources = make_resources(tmp_path / "run", strategies=False)
-    telegram_inbox_sensor = _sensor(resources, "telegram_inbox_sensor")
-    inbox = tmp_path / "run" / "inbox"
+
+def _write_export(folder, calls: list[tuple[str, str]], chat_id: int = 4242) -> None:
+    """A small JSON export: one call per (UTC day, Solana address), at noon."""
+    msgs = []
+    for i, (day, address) in enumerate(calls):
+        ts = int(dt.datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp())
+        msgs.append({"id": i + 1, "type": "message", "date": f"{day}T12:00:00", "date_unixtime": str(ts),
+                     "from": "Mia", "from_id": "user77", "text": f"aping {address}"})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_text(json.dumps({"name": "Waves", "type": "public_supergroup", "id": chat_id,
+                                                    "messages": msgs}))
+
+
+# four calls on days 1, 2, 5 and 9 of September: three runs of consecutive days, one range
+CALLS = [("2025-09-01", DCAP), ("2025-09-02", PUMP), ("2025-09-05", FIN), ("2025-09-09", GRC)]
+
+
+def _repo_strategy(name: str):
+    from resources.settings import REPO_ROOT
+
+    return REPO_ROOT / "strategies" / name
+
+
+def _wave_setup(tmp_path, env=None):
+    resources = make_resources(tmp_path, strategies=False)
+    shutil.copy(_repo_strategy("quick_2x.yaml"), resources["strategies"].path / "quick_2x.yaml")
+    _write_export(resources["telegram_inbox"].path / "waves", CALLS)
+    defs = make_definitions(resources, env)
     instance = DagsterInstance.ephemeral()
-    first, *others = sorted(p for p in sample.iterdir())
-    shutil.copytree(first, inbox / first.name)
+    instance.add_dynamic_partitions(strategy_files.name, ["quick_2x"])
+    return resources, defs, instance
 
-    # tick 1: the new export is registered and parsed once
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, None)
+
+def test_an_export_is_one_wave_of_three_tagged_runs(tmp_path):
+    resources, defs, instance = _wave_setup(tmp_path)
+    inbox = defs.get_sensor_def("telegram_inbox_sensor")
+    _, follow_cursor = _follow(defs, instance, None)  # a fresh sensor starts after what the instance has
+
+    # 1. the inbox: one staging run, tagged with the export and a wave id
+    result, cursor = _tick(inbox, instance, resources, None)
+    assert len(result.run_requests) == 1
+    staging = result.run_requests[0]
+    export = staging.partition_key
+    tags = _quantbot(staging.tags)
+    assert tags[EXPORT] == export and len(tags[WAVE]) == 12
+    _apply_partition_requests(instance, result)
+    _execute(instance, resources, staging, defs)
+
+    # 2. one run over [first, last] affected day, although the days fall in three runs of consecutive days
+    requests, follow_cursor = _follow(defs, instance, follow_cursor)
+    assert len(requests) == 1
+    days = requests[0]
+    assert (days.job_name, _assets_of(days)) == ("derive_call_days", DAY_STAGE)
+    assert (days.tags[RANGE_START], days.tags[RANGE_END]) == ("2025-09-01", "2025-09-09")
+    assert _quantbot(days.tags) == tags
+    day_run = _execute(instance, resources, days, defs)
+    assert sorted(resources["warehouse"].get().read("telegram_calls").get_column("day").cast(str).unique()) == \
+        [d for d, _ in CALLS]
+    # the unpartitioned boards were materialized in that same run
+    for board in ("caller_leaderboard", "token_leaderboard"):
+        assert instance.fetch_materializations(AssetKey(board), limit=1).records[0].run_id == day_run
+
+    # 3. after the day run: exactly one simulation run, every day x every strategy file, same tags
+    requests, follow_cursor = _follow(defs, instance, follow_cursor)
+    assert len(requests) == 1
+    simulation = requests[0]
+    assert (simulation.job_name, _assets_of(simulation)) == ("simulate_strategies", SIMULATION_STAGE)
+    assert (simulation.tags[RANGE_START], simulation.tags[RANGE_END]) == ("2025-09-01|quick_2x", "2025-09-09|quick_2x")
+    assert _quantbot(simulation.tags) == tags
+    _execute(instance, resources, simulation, defs)
+
+    # 4. the wave is over: nothing downstream is left, the inbox has nothing new
+    requests, follow_cursor = _follow(defs, instance, follow_cursor)
+    assert requests == []
+    result, cursor = _tick(inbox, instance, resources, cursor)
+    assert result.run_requests == []
+    runs = instance.get_runs(RunsFilter(tags={WAVE: tags[WAVE]}))
+    assert len(runs) == 3 and all(r.tags[EXPORT] == export for r in runs)
+
+    # the same export dropped again under another name: staged, but no day changes, so no day run
+    shutil.copytree(resources["telegram_inbox"].path / "waves", resources["telegram_inbox"].path / "waves_copy")
+    result, cursor = _tick(inbox, instance, resources, cursor)
     assert len(result.run_requests) == 1
     _apply_partition_requests(instance, result)
-    assert len(instance.get_dynamic_partitions(telegram_exports_partitions.name)) == 1
-    _execute(instance, resources, result.run_requests[0])
+    _execute(instance, resources, result.run_requests[0], defs)
+    requests, follow_cursor = _follow(defs, instance, follow_cursor)
+    assert requests == []
 
-    # tick 2: the export's materialization names its days; one run per run of consecutive days
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
-    days = {str(d) for d in resources["warehouse"].get().read("telegram_staged_calls").get_column("day")}
-    covered = set()
-    for req in result.run_requests:
-        assert _assets_of(req) == ["telegram_calls"]
-        start, end = dt.date.fromisoformat(req.tags[RANGE_START]), dt.date.fromisoformat(req.tags[RANGE_END])
-        covered |= {str(start + dt.timedelta(days=i)) for i in range((end - start).days + 1)}
-    assert covered == days
-    for req in result.run_requests:
-        _execute(instance, resources, req)
 
-    # tick 3: nothing changed, nothing requested, nothing parsed
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
-    assert result.run_requests == []
+def test_follow_through_takes_runs_started_by_hand_downstream(tmp_path):
+    resources, defs, instance = _wave_setup(tmp_path)
+    from quantbot_pipelines.telegram.staging import inbox_exports
 
-    # a second export: only its own days come back
-    shutil.copytree(others[0], inbox / others[0].name)
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
-    assert len(result.run_requests) == 1 and result.run_requests[0].partition_key != \
-        instance.get_dynamic_partitions(telegram_exports_partitions.name)[0]
+    _, follow_cursor = _follow(defs, instance, None)
+    (export,) = inbox_exports(resources["telegram_inbox"].path)
+    instance.add_dynamic_partitions(telegram_exports_partitions.name, [export])
+
+    # staged by hand (no tags): the day run follows, as a wave of its own named by the export
+    staged = materialize(list(defs.assets), selection=["telegram_staged_calls", "telegram_quarantine", "pair_tokens"],
+                         partition_key=export, instance=instance, resources=resources)
+    (days,), follow_cursor = _follow(defs, instance, follow_cursor)
+    assert _quantbot(days.tags)[EXPORT] == export and days.tags[WAVE]
+    assert days.run_key == f"follow:{staged.run_id}"
+
+    # telegram_calls backfilled by hand over a range: the rest of the day stage follows over that range
+    calls = materialize(list(defs.assets), selection=["telegram_calls"], instance=instance, resources=resources,
+                        tags={RANGE_START: "2025-09-02", RANGE_END: "2025-09-05"})
+    (rest,), follow_cursor = _follow(defs, instance, follow_cursor)
+    assert _assets_of(rest) == [a for a in DAY_STAGE if a != "telegram_calls"]
+    assert (rest.tags[RANGE_START], rest.tags[RANGE_END]) == ("2025-09-02", "2025-09-05")
+    assert EXPORT not in rest.tags and rest.tags[WAVE] not in (days.tags[WAVE], "")
+    assert rest.run_key == f"follow:{calls.run_id}"
+
+    # simulation_results by hand: only the strategy boards are left
+    materialize(list(defs.assets), selection=["simulation_results"], instance=instance, resources=resources,
+                tags={RANGE_START: "2025-09-02|quick_2x", RANGE_END: "2025-09-02|quick_2x"})
+    (boards,), follow_cursor = _follow(defs, instance, follow_cursor)
+    assert _assets_of(boards) == ["caller_strategy_leaderboard", "strategy_leaderboard"]
+    assert RANGE_START not in boards.tags
+
+
+def test_days_outside_the_day_partitions_are_never_requested(tmp_path, capfd):
+    # the day partitions start on 2025-09-03: the calls of the 1st and 2nd are left out, and named
+    resources, defs, instance = _wave_setup(tmp_path, env={"QUANTBOT_START_DATE": "2025-09-03"})
+    _, follow_cursor = _follow(defs, instance, None)
+    result, _ = _tick(defs.get_sensor_def("telegram_inbox_sensor"), instance, resources, None)
     _apply_partition_requests(instance, result)
-    _execute(instance, resources, result.run_requests[0])
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
-    assert result.run_requests and all(r.tags.get("quantbot/export") for r in result.run_requests)
-    for req in result.run_requests:
-        _execute(instance, resources, req)
+    _execute(instance, resources, result.run_requests[0], defs)
+    (days,), _ = _follow(defs, instance, follow_cursor)
+    assert (days.tags[RANGE_START], days.tags[RANGE_END]) == ("2025-09-05", "2025-09-09")
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "outside the day partitions" in line]
+    assert warnings and "2025-09-01..2025-09-02" in warnings[0]
 
-    # the same export dropped again under another name: staged, but no day changes, so no day runs
-    staged_before = resources["warehouse"].get().read("telegram_calls").height
-    shutil.copytree(first, inbox / f"copy_of_{first.name}")
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
-    _apply_partition_requests(instance, result)
-    for req in result.run_requests:
-        _execute(instance, resources, req)
-    result, cursor = _tick(telegram_inbox_sensor, instance, resources, cursor)
-    assert result.run_requests == []
-    assert resources["warehouse"].get().read("telegram_calls").height == staged_before
+
+@pytest.fixture(scope="module")
+def demo_instance(tmp_path_factory):
+    """A small sample through `materialize_pipeline`, as `make demo` leaves the instance."""
+    from assets.runner import materialize_pipeline
+    from quantbot_pipelines.sample import SampleSpec, write_sample_inbox
+
+    root = tmp_path_factory.mktemp("demo")
+    resources = make_resources(root, strategies=False)
+    for name in ("quick_2x.yaml", "trailing_30.yaml"):
+        shutil.copy(_repo_strategy(name), resources["strategies"].path / name)
+    write_sample_inbox(resources["telegram_inbox"].path,
+                       SampleSpec(end=dt.date(2025, 9, 20), tokens=24))
+    defs = make_definitions(resources)
+    instance = DagsterInstance.ephemeral()
+    materialize_pipeline(instance, defs, log=lambda _: None)
+    yield resources, defs, instance
+    instance.dispose()
+
+
+def test_fresh_inbox_and_follow_sensors_request_nothing_the_instance_has(demo_instance):
+    resources, defs, instance = demo_instance
+    runs = len(instance.get_runs())
+    result, inbox_cursor = _tick(defs.get_sensor_def("telegram_inbox_sensor"), instance, resources, None)
+    assert result.run_requests == [] and not result.dynamic_partitions_requests
+    requests, cursor = _follow(defs, instance, None)
+    assert requests == []
+    requests, _ = _follow(defs, instance, cursor)
+    assert requests == []
+    assert len(instance.get_runs()) == runs
+    # not for want of exports: one that grew since is staged again, and only that one
+    grown = min(resources["telegram_inbox"].path.glob("*/result.json"))
+    grown.write_bytes(grown.read_bytes() + b" ")
+    result, _ = _tick(defs.get_sensor_def("telegram_inbox_sensor"), instance, resources, inbox_cursor)
+    assert [r.tags[EXPORT] for r in result.run_requests] == [f"{grown.parent.name}--result.json"]
+
+
+def test_fresh_strategies_sensor_requests_nothing_the_instance_has(demo_instance):
+    resources, defs, instance = demo_instance
+    sensor = defs.get_sensor_def("strategies_sensor")
+    result, cursor = _tick(sensor, instance, resources, None)
+    assert result.run_requests == [] and not result.dynamic_partitions_requests
+    # not for want of days or files: a file changed since is requested, and only that one
+    changed = resources["strategies"].path / "trailing_30.yaml"
+    changed.write_text(changed.read_text() + "\n# tweaked\n")
+    result, _ = _tick(sensor, instance, resources, cursor)
+    assert [r.tags[STRATEGY] for r in result.run_requests] == ["trailing_30"]
 
 
 def test_strategies_sensor_follows_the_folder(tmp_path):
@@ -123,6 +273,12 @@ def test_strategies_sensor_follows_the_folder(tmp_path):
     assert sorted(instance.get_dynamic_partitions(strategy_files.name)) == stems
     assert {r.tags[RANGE_START] for r in result.run_requests} == {f"2025-09-01|{s}" for s in stems}
     assert {r.tags[RANGE_END] for r in result.run_requests} == {f"2025-09-02|{s}" for s in stems}
+    # one run per file, its whole wave: the simulations and the strategy boards, tagged with the file
+    assert all(r.job_name == "simulate_strategies" and _assets_of(r) == SIMULATION_STAGE
+               for r in result.run_requests)
+    assert sorted(r.tags[STRATEGY] for r in result.run_requests) == stems
+    waves = {r.tags[WAVE] for r in result.run_requests}
+    assert len(waves) == len(stems)
 
     result, cursor = _tick(strategies_sensor, instance, resources, cursor)
     assert result.run_requests == [] and not result.dynamic_partitions_requests
@@ -134,6 +290,7 @@ def test_strategies_sensor_follows_the_folder(tmp_path):
     (folder / "broken.yaml").write_text("name: [unclosed\n")
     result, cursor = _tick(strategies_sensor, instance, resources, cursor)
     assert [r.tags[RANGE_START] for r in result.run_requests] == [f"2025-09-01|{stems[0]}"]
+    assert result.run_requests[0].tags[WAVE] not in waves  # a new version is a new wave
     _apply_partition_requests(instance, result)
     assert stems[-1] not in instance.get_dynamic_partitions(strategy_files.name)
     assert "broken" not in instance.get_dynamic_partitions(strategy_files.name)
@@ -146,6 +303,7 @@ def test_refresh_schedule_requests_only_incomplete_days(tmp_path):
     resources = make_resources(tmp_path, strategies=False)
     wh = resources["warehouse"].get()
     context = build_schedule_context(instance=DagsterInstance.ephemeral(), resources=resources,
+                                     repository_def=make_definitions(resources).get_repository_def(),
                                      scheduled_execution_time=dt.datetime(2025, 10, 13, 1, tzinfo=dt.UTC))
     assert refresh_incomplete_windows.evaluate_tick(context).skip_message
 
@@ -158,9 +316,12 @@ def test_refresh_schedule_requests_only_incomplete_days(tmp_path):
         wh.write_partition(TOKEN_ANALYTICS, {"day": d}, row)
     wh.write_partition(TOKEN_ANALYTICS, {"day": dt.date(2025, 10, 11)}, pl.DataFrame(schema=schema))
     data = refresh_incomplete_windows.evaluate_tick(context)
-    ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in data.run_requests]
-    assert ranges == [("2025-10-10", "2025-10-10"), ("2025-10-12", "2025-10-12")]
-    assert [k.to_user_string() for k in data.run_requests[0].asset_selection] == ["raw_candles", "candle_ledger", "candle_answers"]
+    # one run over the range (the complete 11th in between costs no request: its windows are in the ledger),
+    # through the candle step and every day stage after it; the simulations follow it as the wave's next run
+    (request,) = data.run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2025-10-10", "2025-10-12")
+    assert _assets_of(request) == [a for a in DAY_STAGE if a != "telegram_calls"]
+    assert request.tags["quantbot/refresh"] == "2025-10-13" and request.tags[WAVE]
 
 
 # ---- a bad strategy file costs only itself; the inbox says when it is not there ------------------------------

@@ -1,15 +1,17 @@
 """End to end through the real webserver and daemon (`dagster dev`), the way a user meets the pipeline.
 
 1. the asset graph over GraphQL: stage assets, rollups, partitions, checks, sensors, schedule;
-2. an export already through the pipeline (scripts/demo.py on the same instance): parsed again by the sensor,
-   which finds no day changed and requests nothing;
-3. a new export: the sensor and automation materialize exactly the days it touches, nothing else;
+2. an export already through the pipeline (scripts/demo.py on the same instance): the fresh sensors start from
+   what the instance has and request no run;
+3. a new export: one wave of at most three runs (staging, one day range, one simulation range), each tagged
+   with the export, materializes the range of days it touches through the leaderboards, nothing else;
 4. a backfill over the sample's days, launched through GraphQL, re-materializes the stages: same rows.
 Everything started here is stopped at the end, also on failure.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -63,12 +65,40 @@ class Dagster:
         data = self.gql('{ runsOrError(filter: {statuses: [FAILURE]}) { ... on Runs { results { runId } } } }')
         return [r["runId"] for r in data["runsOrError"]["results"]]
 
-    def materialized(self, asset: str, after_ms: int = 0) -> list[str]:
+    def materializations(self, asset: str, after_ms: int = 0) -> list[dict]:
         data = self.gql("query($p: [String!]!, $after: String) { assetOrError(assetKey: {path: $p}) { ... on Asset "
-                        "{ assetMaterializations(afterTimestampMillis: $after, limit: 5000) { partition } } } }",
+                        "{ assetMaterializations(afterTimestampMillis: $after, limit: 5000) { partition runId } } } }",
                         p=[asset], after=str(after_ms))
         node = data["assetOrError"]
-        return [m["partition"] for m in node.get("assetMaterializations", [])] if node else []
+        return node.get("assetMaterializations", []) if node else []
+
+    def materialized(self, asset: str, after_ms: int = 0) -> list[str]:
+        return [m["partition"] for m in self.materializations(asset, after_ms)]
+
+    def runs(self, *, after_ms: int = 0, tags: dict[str, str] | None = None) -> list[dict]:
+        """Runs created after `after_ms`, with their tags as a dict; only those carrying `tags` if given."""
+        data = self.gql("query($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results { runId jobName "
+                        "status tags { key value } } } } }",
+                        f={"createdAfter": after_ms / 1000,
+                           "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]})
+        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data["runsOrError"]["results"]]
+
+    def wait_ticks(self, sensors: list[str], after_ms: int, ticks: int, timeout: float) -> None:
+        """Until each sensor ticked `ticks` times after `after_ms`; a failed tick fails the test with its error."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            repo = self.gql("{ repositoriesOrError { ... on RepositoryConnection { nodes { sensors { name "
+                            "sensorState { ticks(limit: 20) { timestamp status error { message } } } } } } } }")
+            seen = {}
+            for sensor in repo["repositoriesOrError"]["nodes"][0]["sensors"]:
+                recent = [t for t in sensor["sensorState"]["ticks"] if t["timestamp"] * 1000 > after_ms]
+                failed = [t["error"]["message"] for t in recent if t["status"] == "FAILURE" and t["error"]]
+                assert not failed, f"{sensor['name']} tick failed: {failed[0]}"
+                seen[sensor["name"]] = len([t for t in recent if t["status"] in ("SKIPPED", "SUCCESS")])
+            if all(seen.get(s, 0) >= ticks for s in sensors):
+                return
+            time.sleep(2)
+        pytest.fail(f"sensors did not tick {ticks} times in {timeout:.0f}s: {seen}")
 
     def wait_idle(self, needs: list[str], after_ms: int, timeout: float, quiet: float = 15.0) -> None:
         """Until each asset in `needs` materialized after `after_ms` and no run was active for `quiet` s."""
@@ -162,32 +192,50 @@ def test_pipeline_through_the_webserver(dagster_dev):
     repo = dagster.gql("{ repositoriesOrError { ... on RepositoryConnection { nodes { sensors { name sensorState "
                        "{ status } } schedules { name } } } } }")["repositoriesOrError"]["nodes"][0]
     sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
-    assert sensors["telegram_inbox_sensor"] == "RUNNING" and sensors["quantbot_automation"] == "RUNNING"
+    for name in ("telegram_inbox_sensor", "strategies_sensor", "follow_through_sensor"):
+        assert sensors[name] == "RUNNING", name
     assert [s["name"] for s in repo["schedules"]] == ["refresh_incomplete_windows"]
 
-    # 2. the export staged before the server started: the sensor, which has not seen it, parses it once,
-    #    finds no day changed and requests nothing downstream
+    # 2. the export and the strategy file were through every stage before the server started: the sensors,
+    #    fresh (empty cursors), find the same fingerprints in the instance's metadata and request no run
     wh = _warehouse(data)
     calls = wh.read("telegram_calls")
     assert calls.height > 50 and calls.get_column("day").n_unique() > 5
     assert wh.read("token_analytics").height == calls.height
     assert wh.read("caller_leaderboard").height > 0
-    dagster.wait_idle(["telegram_staged_calls"], after_ms=server_ms, timeout=180)
-    assert dagster.materialized("telegram_calls", server_ms) == []
+    dagster.wait_ticks(["telegram_inbox_sensor", "strategies_sensor", "follow_through_sensor"], after_ms=server_ms,
+                       ticks=2, timeout=180)
+    assert [r["jobName"] for r in dagster.runs(after_ms=server_ms)] == []
 
-    # 3. a new export: exactly the days it touches, in every stage
+    # 3. a new export: the range of days it touches, in every stage (days in between are derived again, unchanged)
     dropped_ms = int(time.time() * 1000)
     shutil.copytree(next_export, data / "inbox" / next_export.name)
-    dagster.wait_idle(["telegram_staged_calls", "telegram_calls", "token_analytics", "simulation_results"],
+    dagster.wait_idle(["telegram_staged_calls", "telegram_calls", "token_analytics", "simulation_results", *ROLLUPS],
                       after_ms=dropped_ms, timeout=420)
     after_calls = wh.read("telegram_calls")
     changed = _changed_days(calls, after_calls)
     assert changed, "the new export adds calls"
-    assert set(dagster.materialized("telegram_calls", dropped_ms)) == changed
-    assert set(dagster.materialized("raw_candles", dropped_ms)) == changed
-    assert set(dagster.materialized("token_analytics", dropped_ms)) == changed
-    assert {p.split("|")[0] for p in dagster.materialized("simulation_results", dropped_ms)} == changed
+    first, last = (dt.date.fromisoformat(d) for d in (min(changed), max(changed)))
+    touched = {str(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)}
+    assert set(dagster.materialized("telegram_calls", dropped_ms)) == touched
+    assert set(dagster.materialized("raw_candles", dropped_ms)) == touched
+    assert set(dagster.materialized("token_analytics", dropped_ms)) == touched
+    assert {p.split("|")[0] for p in dagster.materialized("simulation_results", dropped_ms)} == touched
     assert dagster.failed_runs() == []
+    # one wave: every run since the drop carries the export's tag and one wave id, and filtering the runs list
+    # by that tag shows all of them; at most three runs (staging, one day range, one simulation range), however
+    # many days the export touches
+    wave = dagster.runs(after_ms=dropped_ms)
+    print(f"runs of the new export's wave: {len(wave)} ({sorted(r['jobName'] for r in wave)})")
+    (staging,) = [r for r in wave if r["jobName"] == "stage_telegram_export"]
+    export = staging["tags"]["dagster/partition"]
+    assert {(r["tags"].get("quantbot/export"), r["tags"].get("quantbot/wave")) for r in wave} == \
+        {(export, staging["tags"]["quantbot/wave"])}
+    assert sorted(r["jobName"] for r in wave) == ["derive_call_days", "simulate_strategies", "stage_telegram_export"]
+    wave_runs = {r["runId"] for r in wave}
+    assert {r["runId"] for r in dagster.runs(tags={"quantbot/export": export})} == wave_runs
+    for asset in ["telegram_staged_calls", *STAGES, *ROLLUPS]:
+        assert {m["runId"] for m in dagster.materializations(asset, dropped_ms)} <= wave_runs, asset
 
     # 4. a backfill over the sample's days, through GraphQL: every day re-run, nothing changes
     days = sorted({str(d) for d in after_calls.get_column("day").to_list()})
