@@ -252,8 +252,13 @@ class _Builder:
 
     def reactions(self, calls: list[Msg]) -> None:
         rng = self.rng
+        # the chat of each call, found once (a list search per call made large samples quadratic)
+        chat_of: dict[int, str] = {}
+        for k, ch in self.chats.items():
+            for m in ch.messages:
+                chat_of.setdefault(id(m), k)
         for c in calls:
-            chat = next(k for k, ch in self.chats.items() if c in ch.messages)
+            chat = chat_of[id(c)]
             if chat == "moon":
                 continue
             if rng.random() < 0.12:
