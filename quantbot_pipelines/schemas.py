@@ -31,6 +31,9 @@ class TableSpec:
     partition_by: tuple[str, ...]
     key: tuple[str, ...]
     doc: str
+    # a table whose rows live minutes (one small partition per answer, written as it arrives): a file
+    # store writes it for speed (lz4, no statistics) rather than size
+    transient: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -200,6 +203,7 @@ CANDLE_ANSWERS = TableSpec(
         "whatever stopped the run that got it (a refused key, a crash, a kill).",
     partition_by=("answer_id",),
     key=("answer_id", "open_ts"),
+    transient=True,
     # the ledger row of the answer and its candles, each column as defined in those two tables
     schema=pa.schema([
         _f("answer_id", pa.string(), "one answer: the window asked and what came back (partition)", False),

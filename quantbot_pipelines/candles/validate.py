@@ -81,14 +81,20 @@ def check_candles(frame: pl.DataFrame | None, request: CandleRequest) -> Checked
     if frame is None or frame.is_empty():
         return CheckedCandles(empty_candles())
     step = interval_seconds(request.interval)
-    c = _as_candles(frame)
     ts = pl.col("open_ts")
-    c = c.filter(ts.is_null() | ((ts >= request.start_ts) & (ts < request.end_ts)))
-    c = c.with_columns(_reason(step).alias("_reason"))
-    bad = c.filter(pl.col("_reason").is_not_null())
-    counts = {r: n for r, n in bad.group_by("_reason").len().iter_rows()} if bad.height else {}
-    valid = (c.filter(pl.col("_reason").is_null()).drop("_reason")
-             .unique(subset="open_ts", keep="first", maintain_order=True).sort("open_ts"))
+    # one fused query per answer: it runs for every answer, so its fixed cost matters more than its size
+    c = (_as_candles(frame).lazy()
+         .filter(ts.is_null() | ((ts >= request.start_ts) & (ts < request.end_ts)))
+         .with_columns(_reason(step).alias("_reason")).collect())
+    reasons = c.get_column("_reason")
+    counts = {}
+    if reasons.null_count() < c.height:
+        counts = dict(c.filter(pl.col("_reason").is_not_null()).group_by("_reason").len().iter_rows())
+        c = c.filter(pl.col("_reason").is_null())
+    valid = c.drop("_reason")
+    times = valid.get_column("open_ts")
+    if times.len() > 1 and not (times.diff().drop_nulls() > 0).all():  # not strictly rising: sort, one per time
+        valid = valid.unique(subset="open_ts", keep="first", maintain_order=True).sort("open_ts")
     return CheckedCandles(valid, {r: counts[r] for r in REASONS if counts.get(r)})
 
 

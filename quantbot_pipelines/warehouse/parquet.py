@@ -100,7 +100,10 @@ class ParquetWarehouse(Warehouse):
         tmp = target_dir / f".{DATA_FILE}.{uuid.uuid4().hex}.tmp"
         for attempt in range(3):
             try:
-                pq.write_table(arrow, tmp, compression=self.compression, row_group_size=self.row_group_size)
+                if spec.transient:  # lives until its day is written: the write's cost matters, not its size
+                    pq.write_table(arrow, tmp, compression="lz4", write_statistics=False)
+                else:
+                    pq.write_table(arrow, tmp, compression=self.compression, row_group_size=self.row_group_size)
                 break
             except FileNotFoundError:
                 # a concurrent delete of a sibling partition removed the (then empty) folder: make it again
