@@ -50,8 +50,9 @@ def day_list(days) -> MetadataValue:
 
 
 def note_partition(context, partition_key: str, metadata: dict, asset_key=None) -> None:
-    """A partition's own figures on its materialization: in a run over a range, each day shows what that day
-    holds (what a run returns is shown on every partition it wrote, so it only carries `run_totals`)."""
+    """A partition's own figures on its materialization (docs/semantics.md#figures-in-the-dagster-ui): in a run
+    over a range, each day shows what that day holds (what a run returns is shown on every partition it wrote,
+    so it only carries `run_totals`)."""
     step = getattr(context, "_step_execution_context", None)
     notes = getattr(step, "_metadata_accumulator", None)
     if notes is None or not hasattr(notes, "with_additional_asset_metadata"):
