@@ -22,8 +22,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) scripts/demo.py
 
+# dagster dev through scripts/ui.py: make forwards only SIGTERM, to its child, and the code server would
+# wait for runs in flight; ui.py turns SIGINT/SIGTERM into a SIGINT to the whole tree, then escalates
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(UI_PORT)
+	exec $(PY) scripts/ui.py -h 127.0.0.1 -p $(UI_PORT)
 
 validate: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml

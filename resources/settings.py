@@ -15,7 +15,7 @@ password masked (`user:***@host`), and counts as a secret: the resource or execu
 | QUANTBOT_WAREHOUSE | parquet://$QUANTBOT_DATA_DIR/warehouse | parquet://<dir> or chdb://<dir> (a folder is required: chdb:// alone would keep rows in memory only), or http(s)://[user[:password]@]host[:port][/db] (a host is required) |
 | QUANTBOT_WAREHOUSE_PASSWORD | (unset) | ClickHouse password, read through EnvVar (never logged) |
 | QUANTBOT_EXPORT_TZ | (unset) | an IANA zone (Europe/Berlin) for exports whose times carry no offset |
-| QUANTBOT_START_DATE | 2024-01-01 | first day partition: an ISO date YYYY-MM-DD from 2000-01-01 to today (UTC) |
+| QUANTBOT_START_DATE | (unset: the first day the data holds) | first day partition: an ISO date YYYY-MM-DD from 2000-01-01 to today (UTC); unset, the earliest day of the calls in the warehouse and of the exports in the inbox, else today (assets/partitions.py, call_days_start) |
 | QUANTBOT_CANDLE_SOURCE | synthetic | synthetic, birdeye (needs BIRDEYE_API_KEYS), geckoterminal or files |
 | BIRDEYE_API_KEYS | (unset) | comma-separated Birdeye keys, read through EnvVar (never logged) |
 | QUANTBOT_BIRDEYE_RPS | 15 | requests per second per Birdeye key (your plan's limit): a number in (0, 1000] |
@@ -124,7 +124,7 @@ class Settings:
     inbox: Path
     warehouse_url: str  # masked when it carries a password; then "QUANTBOT_WAREHOUSE" is in secrets_set
     export_tz: str | None
-    start_date: str
+    start_date: str | None  # QUANTBOT_START_DATE; None: the day partitions start where the data does
     candle_source: str
     pair_resolver: str
     birdeye_rps: float
@@ -168,7 +168,7 @@ class Settings:
             inbox=check.path("QUANTBOT_INBOX", data / "inbox"),
             warehouse_url=kept("QUANTBOT_WAREHOUSE", warehouse),
             export_tz=check.timezone("QUANTBOT_EXPORT_TZ"),
-            start_date=check.date("QUANTBOT_START_DATE", "2024-01-01"),
+            start_date=check.date("QUANTBOT_START_DATE", None),
             candle_source=candle_source,
             pair_resolver=check.choice("QUANTBOT_PAIR_RESOLVER", "offline", PAIR_RESOLVERS),
             birdeye_rps=check.number("QUANTBOT_BIRDEYE_RPS", 15.0, low=0, high=1000, low_open=True),
@@ -285,7 +285,7 @@ class _Checker:
             return default
         return value
 
-    def date(self, name: str, default: str) -> str:
+    def date(self, name: str, default: str | None) -> str | None:
         raw = self._raw(name)
         if raw is None:
             return default

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("QUANTBOT_DATA_DIR", str(Path(__file__).resolve().parent / ".data-unused"))
+# a fixed first day partition: unset, it would follow whatever data the folders of a test hold
+os.environ.setdefault("QUANTBOT_START_DATE", "2024-01-01")
 
 
 import pytest

@@ -22,8 +22,14 @@ def error_of(**env: str) -> ValueError:
 def test_the_defaults_are_valid():
     s = load()
     assert s.birdeye_rps == 15 and s.sensor_interval_s == 30 and s.min_coverage == 0.8
-    assert s.intervals == ("5m", "15m", "1h", "4h", "1d") and s.start_date == "2024-01-01"
+    assert s.intervals == ("5m", "15m", "1h", "4h", "1d")
     assert s.warehouse_url.startswith("parquet://") and s.max_variants == 10_000
+    # unset, the day partitions start where the data does (assets/partitions.py, tests/assets/test_partitions.py)
+    assert s.start_date is None
+
+
+def test_an_explicit_start_date_is_kept():
+    assert load(QUANTBOT_START_DATE=" 2025-08-25 ").start_date == "2025-08-25"
 
 
 @pytest.mark.parametrize(("name", "value", "allowed"), [

@@ -38,6 +38,12 @@ def make_resources(root: Path, *, warehouse_url: str | None = None, strategies: 
     }
 
 
+# the day partitions' start, fixed: unset, it would follow the data under ./data, not the test's folders
+START_DATE = "2024-01-01"
+
+
 def make_definitions(resources: dict, env: dict[str, str] | None = None) -> Definitions:
-    """The definitions as the code location builds them, from `env` (default: no variables set)."""
-    return build_definitions(Settings.from_env(env or {}), resources=resources)
+    """The definitions as the code location builds them, from `env` (default: no variables set but the
+    start of the day partitions)."""
+    return build_definitions(Settings.from_env({"QUANTBOT_START_DATE": START_DATE, **(env or {})}),
+                             resources=resources)
