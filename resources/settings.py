@@ -24,7 +24,7 @@ password masked (`user:***@host`), and counts as a secret: the resource or execu
 | QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension): N followed by m, h or d, from 1m to 1d, each dividing a day, no repeats |
 | QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
 | QUANTBOT_MAX_VARIANTS | 10000 | most strategies one strategy file (a sweep) may expand to: a whole number in [1, 1000000] |
-| QUANTBOT_SENSOR_INTERVAL_S | 30 | how often the inbox and strategy sensors look (automation: half of it): whole seconds in [1, 86400] |
+| QUANTBOT_SENSOR_INTERVAL_S | 30 | how often the inbox and strategy sensors look (the follow-through sensor: half of it): whole seconds in [1, 86400] |
 | QUANTBOT_MIN_COVERAGE | 0.8 | share of a day's calls with candles below which the coverage check warns: a number in [0, 1] |
 | QUANTBOT_ALERT_WEBHOOK_URL | (unset) | run-failure alerts: an http(s) URL, read through EnvVar (never logged) |
 | QUANTBOT_ALERT_TELEGRAM_TOKEN, QUANTBOT_ALERT_TELEGRAM_CHAT | (unset) | run-failure alerts through a Telegram bot; the token through EnvVar (never logged) |
