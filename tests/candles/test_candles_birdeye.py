@@ -232,7 +232,8 @@ def test_overlapping_calls_of_one_token_are_fetched_once(market):
 
 def test_keys_rotate(market):
     calls = calls_frame([("solana", f"K{i}", T0) for i in range(6)])
-    run(source(market, keys=(KEY, "second-key-XYZ"), requests_per_second=50), MemoryStore(), calls)
+    # a generous read timeout: a retry on a busy machine would move the rotation by one
+    run(source(market, keys=(KEY, "second-key-XYZ"), requests_per_second=50, timeout_s=5.0), MemoryStore(), calls)
     used = [r["headers"]["x-api-key"] for r in market.ohlcv_requests()]
     assert used.count(KEY) == 3 and used.count("second-key-XYZ") == 3
 
