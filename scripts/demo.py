@@ -57,8 +57,9 @@ def main(instance: DagsterInstance) -> None:
     print("\nTop exit strategies (mean net return = an equal-sized book, after fees and slippage):")
     show(strategy_board_view(wh.read("strategy_leaderboard"), top=8))
     print(f"\nOpen the Dagster UI on this instance (every run above is there):\n  make ui"
-          f"   # = DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -h 127.0.0.1 -p 3000\n"
-          f"then browse http://127.0.0.1:3000")
+          f"   # dagster dev on DAGSTER_HOME={os.environ['DAGSTER_HOME']}; Ctrl-C stops all of it\n"
+          f"then browse http://127.0.0.1:3000 (the sensors start from what this instance holds: nothing is "
+          f"run again)")
 
 
 if __name__ == "__main__":
