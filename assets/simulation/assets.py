@@ -114,13 +114,16 @@ def simulation_results(day_x_strategy: PartitionsDefinition) -> AssetsDefinition
     )(timed(_simulation_results))
 
 
+# what the boards and their plots read of each trade: a year of a sweep is ~10M trades, so the columns they
+# do not use (fills, prices, ids) are left on disk
+ROLLUP_COLUMNS = ["strategy", "strategy_file", "caller_id", "caller_name", "repeat", "exit_reason", "exit_ts",
+                  "net_return", "window_complete", "call_ts"]
+
+
 def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
     # only files still in strategies/: a removed file's rows stay stored but leave the boards
     current = sorted(strategies.files())
-    return wh.read(SIMULATION_RESULTS, where=[("strategy_file", "in", current)], columns=[
-        "strategy", "caller_id", "caller_name", "repeat", "exit_reason", "exit_ts", "net_return",
-        "window_complete", "day", "strategy_file", "chat_id", "message_id", "chain", "address", "call_ts",
-        "entry_ts", "entry_price", "net_multiple", "fills"])
+    return wh.read(SIMULATION_RESULTS, where=[("strategy_file", "in", current)], columns=ROLLUP_COLUMNS)
 
 
 @leaderboard(
