@@ -88,6 +88,9 @@ TELEGRAM_CALLS = TableSpec(
         _f("card_mcap_usd", pa.float64(), "market cap (or FDV) on the card, USD"),
         _f("card_liquidity_usd", pa.float64(), "liquidity on the card, USD"),
         _f("card_age_s", pa.int64(), "token age on the card, seconds"),
+        _f("card_dex", pa.string(), "venue on the card (Raydium, PancakeSwap, Pump.fun, ...)"),
+        _f("card_bonding_pct", pa.float64(),
+           "pump.fun bonding-curve progress on the card, percent (docs/semantics.md#pool-liquidity)"),
         _f("first_call", pa.bool_(), "earliest call of this (chain, address) across all chats", False),
         _f("repeat", pa.bool_(), "a later call of the same token by the same caller", False),
         _f("first_call_ts", TS, "time of the token's first call across all chats"),
@@ -166,6 +169,7 @@ RAW_CANDLES = TableSpec(
         _f("close", pa.float64(), "close price, USD", False),
         _f("volume_usd", pa.float64(), "traded volume, USD"),
         _f("source", pa.string(), "birdeye, geckoterminal, files, synthetic"),
+        _f("volume_tokens", pa.float64(), "traded volume, tokens (UI amount; docs/semantics.md#candles)"),
     ]),
 )
 
@@ -192,6 +196,8 @@ CANDLE_LEDGER = TableSpec(
         _f("pool_address", pa.string(), "pool used by pool-keyed sources (GeckoTerminal)"),
         _f("invalid_candles", pa.int64(), "candles of the answer dropped as invalid (docs/semantics.md#valid-candles; "
            "counts by reason in detail); null when no answer came"),
+        _f("pool_liquidity_usd", pa.float64(), "liquidity of the pool (both sides, USD) the source reported with the "
+           "answer: today's, not the call's (docs/semantics.md#pool-liquidity); null when it gives none"),
     ]),
 )
 
@@ -212,7 +218,7 @@ CANDLE_ANSWERS = TableSpec(
         _f("credits", pa.int64(), "estimated provider credits spent on the answer"),
         _f("invalid_reasons", pa.string(), "JSON: reason -> candles dropped"),
         *(_optional(RAW_CANDLES.schema.field(c), "null on the row of an answer without candles")
-          for c in ("open_ts", "open", "high", "low", "close", "volume_usd")),
+          for c in ("open_ts", "open", "high", "low", "close", "volume_usd", "volume_tokens")),
     ]),
 )
 
@@ -329,6 +335,25 @@ SIMULATION_RESULTS = TableSpec(
         _f("net_multiple", pa.float64(), "proceeds after costs / cost of entry"),
         _f("net_return", pa.float64(), "net_multiple - 1"),
         _f("window_complete", pa.bool_(), "the call's candle window is complete"),
+        _f("size_usd", pa.float64(), "buy notional, USD (null: unit size; docs/semantics.md#position-size)"),
+        _f("impact", pa.string(), "none or xyk (docs/semantics.md#price-impact)"),
+        _f("pool_usd", pa.float64(), "quote-side pool reserve at entry, USD (xyk only)"),
+        _f("liquidity_source", pa.string(),
+           "card, bonding_curve, candle_source, or none (xyk asked, no liquidity known: priced without impact)"),
+        _f("entry_fill_share", pa.float64(), "share of size_usd bought (below 1 when the volume cap binds)"),
+        _f("unfilled_share", pa.float64(), "share of the tokens bought still unsold when the window ends"),
+        _f("cost_usd", pa.float64(), "cash paid: notional bought, fees and fixed costs (sized trades)"),
+        _f("proceeds_usd", pa.float64(), "cash received from the sells after costs (sized trades)"),
+        _f("impact_usd", pa.float64(), "price impact paid on buys and sells, USD (xyk only)"),
+        _f("ambiguous_candles", pa.int64(), "candles where a stop and a take-profit level were both crossed "
+           "and the open did not decide (docs/semantics.md#same-candle-ties)"),
+        _f("ambiguous_ts", TS, "open time of the ambiguous candle"),
+        _f("ambiguous_stop", pa.float64(), "the stop in force on the ambiguous candle (price)"),
+        _f("ambiguous_level", pa.float64(), "the take-profit level the ambiguous candle reached (price)"),
+        _f("net_multiple_low", pa.float64(), "net_multiple with every ambiguous candle settled stop first"),
+        _f("net_multiple_high", pa.float64(), "net_multiple with every ambiguous candle settled take-profit first"),
+        _f("settled_by", pa.string(), "how the ambiguous candle was settled: policy or finer_candles; null "
+           "without one"),
     ]),
 )
 
@@ -342,6 +367,9 @@ _ROLLUP_FIELDS = [
     _f("best_trade", pa.float64(), "highest net return"),
     _f("exit_reason_shares", pa.string(), "JSON map exit reason -> share of trades"),
     _f("incomplete_trades", pa.int64(), "trades whose window is not complete yet"),
+    _f("mean_return_low", pa.float64(), "mean net return with ambiguous candles settled stop first"),
+    _f("mean_return_high", pa.float64(), "mean net return with ambiguous candles settled take-profit first"),
+    _f("ambiguous_trades", pa.int64(), "trades with an ambiguous candle"),
 ]
 
 STRATEGY_LEADERBOARD = TableSpec(
@@ -349,8 +377,21 @@ STRATEGY_LEADERBOARD = TableSpec(
     doc="Exit strategies ranked over all simulated trades.",
     partition_by=(),
     key=("strategy",),
-    schema=pa.schema([_f("rank", pa.int64(), "rank by total return"),
-                      _f("strategy", pa.string(), "strategy name", False)] + _ROLLUP_FIELDS),
+    schema=pa.schema([_f("rank", pa.int64(), "rank by mean return"),
+                      _f("strategy", pa.string(), "strategy name", False)] + _ROLLUP_FIELDS + [
+        _f("rank_low", pa.int64(), "rank by mean_return_low"),
+        _f("rank_high", pa.int64(), "rank by mean_return_high"),
+        _f("order_sensitive", pa.bool_(), "the rank changes with the assumed same-candle order"),
+        _f("book_rank", pa.int64(), "rank by the book's return (docs/semantics.md#bankroll)"),
+        _f("book_return", pa.float64(), "the book's final equity / bankroll - 1"),
+        _f("book_max_drawdown", pa.float64(), "largest fall of the book's equity from a previous high"),
+        _f("book_cagr", pa.float64(), "the book's compound annual growth rate"),
+        _f("book_sharpe", pa.float64(), "annualised Sharpe ratio of the book's daily returns"),
+        _f("book_sortino", pa.float64(), "annualised Sortino ratio of the book's daily returns"),
+        _f("book_exposure", pa.float64(), "time-weighted share of equity held in positions"),
+        _f("book_trades", pa.int64(), "calls the book took"),
+        _f("book_skipped", pa.int64(), "calls the book skipped (no cash, too many open, already holding)"),
+    ]),
 )
 
 CALLER_STRATEGY_LEADERBOARD = TableSpec(
@@ -363,6 +404,52 @@ CALLER_STRATEGY_LEADERBOARD = TableSpec(
                       _f("caller_id", pa.string(), "caller id", False),
                       _f("caller_name", pa.string(), "caller name")] + _ROLLUP_FIELDS
                      + [_f("score", pa.float64(), "mean return - 1 x standard error; null below 5 trades")]),
+)
+
+PORTFOLIO_RESULTS = TableSpec(
+    name="portfolio_results",
+    doc="A bankroll following every call of a strategy file in time order: what it took, skipped and made.",
+    partition_by=("strategy_file",),
+    key=("strategy", "chat_id", "message_id", "chain", "address"),
+    schema=pa.schema([
+        _f("strategy_file", pa.string(), "strategy file stem in strategies/ (partition)", False),
+        _f("strategy", pa.string(), "strategy name", False),
+        _f("chat_id", pa.string(), "chat id", False),
+        _f("message_id", pa.int64(), "message id", False),
+        _f("chain", pa.string(), "chain", False),
+        _f("address", pa.string(), "token address", False),
+        _f("caller_id", pa.string(), "caller id"),
+        _f("call_ts", TS, "call time", False),
+        _f("entry_ts", TS, "entry time (null when skipped)"),
+        _f("exit_ts", TS, "time of the last fill (null when skipped)"),
+        _f("decision", pa.string(), "taken, no_cash, max_open, holding_token, no_entry (docs/semantics.md#bankroll)",
+           False),
+        _f("stake_usd", pa.float64(), "buy notional the book chose, USD"),
+        _f("cost_usd", pa.float64(), "cash paid at entry: notional, fees and fixed costs"),
+        _f("proceeds_usd", pa.float64(), "cash received from the sells"),
+        _f("pnl_usd", pa.float64(), "proceeds_usd - cost_usd"),
+        _f("equity_at_entry", pa.float64(), "the book's equity when the call came"),
+        _f("open_positions", pa.int64(), "positions open when the call came"),
+    ]),
+)
+
+PORTFOLIO_BOOKS = TableSpec(
+    name="portfolio_books",
+    doc="Each strategy's book over all its calls: equity, drawdown, growth, risk-adjusted return, skips.",
+    partition_by=("strategy_file",),
+    key=("strategy",),
+    schema=pa.schema([
+        _f("strategy_file", pa.string(), "strategy file stem in strategies/ (partition)", False),
+        _f("strategy", pa.string(), "strategy name", False),
+        _f("bankroll_usd", pa.float64(), "starting cash, USD", False),
+        _f("sizing", pa.string(), "fixed or equity_share"),
+        _f("final_equity_usd", pa.float64(), "cash and open positions at cost when the last call is done"),
+        *(STRATEGY_LEADERBOARD.schema.field(c) for c in STRATEGY_LEADERBOARD.columns
+          if c.startswith("book_") and c != "book_rank"),
+        _f("skipped_no_cash", pa.int64(), "calls skipped: the cost at the stake was more than the cash"),
+        _f("skipped_max_open", pa.int64(), "calls skipped: max_open positions were open"),
+        _f("skipped_holding_token", pa.int64(), "calls skipped: max_per_token positions in the token were open"),
+    ]),
 )
 
 RUN_FAILURES = TableSpec(
@@ -386,7 +473,8 @@ ALL_TABLES: dict[str, TableSpec] = {
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, PAIR_TOKENS, RAW_CANDLES, CANDLE_LEDGER,
               CANDLE_ANSWERS, AGGREGATED_CANDLES,
               TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
-              STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, RUN_FAILURES)
+              STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, PORTFOLIO_RESULTS, PORTFOLIO_BOOKS,
+              RUN_FAILURES)
 }
 
 

@@ -38,6 +38,7 @@ class ExitReason(IntEnum):
     time_exit = 5
     end_of_window = 6
     no_entry = 7
+    entry = 8  # a buy part of a sized trade (its fills list the buys too)
 
     @property
     def label(self) -> str:

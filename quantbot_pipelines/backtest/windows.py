@@ -67,6 +67,7 @@ class CallWindows:
     ok: np.ndarray  # bool per call: has an entry
     has_any: np.ndarray  # bool per call: the token has candles
     last_ts: np.ndarray  # int64 per call: open (epoch seconds) of the token's last candle, -1 if none
+    volume: np.ndarray | None = None  # float64 USD per candle (nan: not reported); None: no volume column
 
     @property
     def n_calls(self) -> int:
@@ -111,9 +112,11 @@ def call_windows(
     horizon_s: int = DEFAULT_HORIZON_S,
 ) -> CallWindows:
     """Each call's entry and window over `candles` (one interval; chain, address, open_ts, open, high, low,
-    close). `calls` needs chain, address, call_ts. Duplicate candles (same token and open second) keep the
-    first in input order. Candles sorted by (token, open_ts) skip the sort."""
-    c = candles.select(*_KEYS, "open_ts", "open", "high", "low", "close")
+    close; volume_usd when present, for volume caps). `calls` needs chain, address, call_ts. Duplicate candles
+    (same token and open second) keep the first in input order. Candles sorted by (token, open_ts) skip the
+    sort."""
+    volume = ["volume_usd"] if "volume_usd" in candles.columns else []
+    c = candles.select(*_KEYS, "open_ts", "open", "high", "low", "close", *volume)
     w = _sorted_windows(calls, c, _KEYS, entry_delay_s, max_entry_gap_s, horizon_s)
     if w is None:
         w = _sorting_windows(calls, c, _KEYS, entry_delay_s, max_entry_gap_s, horizon_s)
@@ -238,6 +241,7 @@ def _sorted_windows(
         ok=ok,
         has_any=call_tid >= 0,
         last_ts=last_ts,
+        volume=col("volume_usd") if "volume_usd" in c.columns else None,
     )
 
 
@@ -309,4 +313,5 @@ def _sorting_windows(
         ok=ok,
         has_any=has_any,
         last_ts=last_ts,
+        volume=col("volume_usd") if "volume_usd" in c.columns else None,
     )

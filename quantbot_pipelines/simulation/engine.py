@@ -23,7 +23,9 @@ import polars as pl
 
 from quantbot_pipelines.backtest import CallWindows, ExitReason, Intrabar, call_windows
 from quantbot_pipelines.schemas import SIMULATION_RESULTS
+from quantbot_pipelines.simulation import execution as X
 from quantbot_pipelines.simulation import kernels as K
+from quantbot_pipelines.simulation.pools import POOL_COLUMNS, Pools, call_pools
 from quantbot_pipelines.simulation.strategy import Strategy
 
 _REASON_CODES = [int(r) for r in ExitReason]
@@ -94,6 +96,19 @@ class TradeArrays:
     fill_px: np.ndarray
     fill_frac: np.ndarray
     fill_reason: np.ndarray
+    # docs/semantics.md#order-bounds: 0 nothing ambiguous, 1 the policy read the ambiguous candle stop first,
+    # 2 take-profit first; alt_* are the trade under the other reading (its fills as fill_*)
+    ambiguous: np.ndarray | None = None
+    alt_multiple: np.ndarray | None = None
+    alt_reason: np.ndarray | None = None
+    alt_n_fills: np.ndarray | None = None
+    alt_fill_i: np.ndarray | None = None
+    alt_fill_px: np.ndarray | None = None
+    alt_fill_frac: np.ndarray | None = None
+    alt_fill_reason: np.ndarray | None = None
+    ambiguous_i: np.ndarray | None = None  # candle index of the ambiguous candle
+    ambiguous_stop: np.ndarray | None = None  # the stop in force on it
+    ambiguous_level: np.ndarray | None = None  # the take-profit level it reached
 
 
 def run_block(paths: CallWindows, arrays: StrategyArrays, horizon_s: int, lo: int, hi: int, *,
@@ -109,11 +124,17 @@ def run_block(paths: CallWindows, arrays: StrategyArrays, horizon_s: int, lo: in
     out = TradeArrays(np.empty(pairs, np.int64), np.empty(pairs, np.int8), np.empty(pairs, np.float64),
                       np.empty(pairs, np.int8), np.empty((pairs, width), np.int64),
                       np.empty((pairs, width), np.float64), np.empty((pairs, width), np.float64),
-                      np.empty((pairs, width), np.int8))
+                      np.empty((pairs, width), np.int8), np.empty(pairs, np.int8),
+                      np.empty(pairs, np.float64), np.empty(pairs, np.int8), np.zeros(pairs, np.int8),
+                      np.empty((pairs, width), np.int64), np.empty((pairs, width), np.float64),
+                      np.empty((pairs, width), np.float64), np.empty((pairs, width), np.int8),
+                      np.zeros(pairs, np.int64), np.full(pairs, np.nan), np.full(pairs, np.nan))
     args = (paths.ts, paths.open, paths.high, paths.low, paths.close, paths.start, paths.stop, paths.entry_price,
             lo, hi, arrays.sl, arrays.tr_act, arrays.tr_dist, arrays.be, arrays.time_s, np.int64(horizon_s),
             arrays.policy, arrays.cost_factor, arrays.n_levels, arrays.tp_mult, arrays.tp_frac, out.exit_i,
-            out.reason, out.net_multiple, out.n_fills, out.fill_i, out.fill_px, out.fill_frac, out.fill_reason)
+            out.reason, out.net_multiple, out.n_fills, out.ambiguous, out.fill_i, out.fill_px, out.fill_frac,
+            out.fill_reason, out.alt_multiple, out.alt_reason, out.alt_n_fills, out.alt_fill_i, out.alt_fill_px, out.alt_fill_frac,
+            out.alt_fill_reason, out.ambiguous_i, out.ambiguous_stop, out.ambiguous_level)
     threads = numba.get_num_threads()
     if parallel is None:
         parallel = hi - lo >= PARALLEL_MIN_CALLS and threads > 1
@@ -125,6 +146,98 @@ def run_block(paths: CallWindows, arrays: StrategyArrays, horizon_s: int, lo: in
     else:
         K.simulate_block(*args)
     return out
+
+
+@dataclass(frozen=True)
+class ExecutionArrays:
+    """What the execution pass needs of each strategy (size nan: unit size, not executed)."""
+
+    size: np.ndarray
+    xyk: np.ndarray
+    dex_fee: np.ndarray  # nan: by venue
+    fee: np.ndarray
+    slip: np.ndarray
+    fixed: np.ndarray
+    share: np.ndarray  # inf: no volume cap
+
+    @property
+    def any_sized(self) -> bool:
+        return bool(np.isfinite(self.size).any())
+
+
+def execution_arrays(strategies: list[Strategy]) -> ExecutionArrays:
+    nan = float("nan")
+    return ExecutionArrays(
+        size=np.array([nan if s.size_usd is None else s.size_usd for s in strategies], float),
+        xyk=np.array([s.impact == "xyk" for s in strategies], np.bool_),
+        dex_fee=np.array([nan if s.dex_fee_bps is None else s.dex_fee_bps / 1e4 for s in strategies], float),
+        fee=np.array([s.fee_bps / 1e4 for s in strategies], float),
+        slip=np.array([s.slippage_bps / 1e4 for s in strategies], float),
+        fixed=np.array([s.fee_fixed_usd for s in strategies], float),
+        share=np.array([np.inf if s.max_volume_share is None else s.max_volume_share for s in strategies], float),
+    )
+
+
+@dataclass(frozen=True)
+class Executed:
+    """Per pair (sized strategies; nan elsewhere) and the parts, CSR by pair."""
+
+    cost: np.ndarray
+    proceeds: np.ndarray
+    impact: np.ndarray
+    entry_share: np.ndarray
+    unfilled: np.ndarray
+    n_parts: np.ndarray
+    offsets: np.ndarray
+    part_i: np.ndarray
+    part_px: np.ndarray
+    part_frac: np.ndarray
+    part_reason: np.ndarray
+
+    @property
+    def net_multiple(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.entry_share > 0, self.proceeds / self.cost, np.nan)
+
+
+def execute(paths: CallWindows, ex: ExecutionArrays, pools: Pools, lo: int, hi: int, exit_i: np.ndarray,
+            n_fills: np.ndarray, f_i: np.ndarray, f_px: np.ndarray, f_frac: np.ndarray,
+            f_reason: np.ndarray) -> Executed:
+    """The execution pass (execution.execute_block) over the pairs of calls [lo, hi): two passes, so the parts
+    array is allocated at its exact size."""
+    pairs = exit_i.shape[0]
+    nan = lambda: np.full(pairs, np.nan)
+    out = Executed(nan(), nan(), nan(), nan(), nan(), np.zeros(pairs, np.int64), np.zeros(pairs, np.int64),
+                   np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8))
+    vol = paths.volume if paths.volume is not None else np.full(len(paths.open), np.nan)
+    common = (paths.ts, paths.open, paths.high, paths.low, paths.close, vol, paths.start, paths.stop,
+              paths.entry_price, pools.pool_usd, pools.on_curve, ex.size, ex.xyk, ex.dex_fee, ex.fee, ex.slip,
+              ex.fixed, ex.share, exit_i, n_fills, f_i, f_px, f_frac, f_reason, out.cost, out.proceeds, out.impact,
+              out.entry_share, out.unfilled, out.n_parts)
+    X.execute_block(lo, hi, *common, out.offsets, out.part_i, out.part_px, out.part_frac, out.part_reason, False)
+    total = int(out.n_parts.sum())
+    offsets = np.zeros(pairs, np.int64)
+    np.cumsum(out.n_parts[:-1], out=offsets[1:])
+    parts = Executed(out.cost, out.proceeds, out.impact, out.entry_share, out.unfilled, out.n_parts, offsets,
+                     np.empty(total, np.int64), np.empty(total), np.empty(total), np.empty(total, np.int8))
+    X.execute_block(lo, hi, *common, parts.offsets, parts.part_i, parts.part_px, parts.part_frac,
+                    parts.part_reason, True)
+    return parts
+
+
+def _parts_json(paths: CallWindows, e: Executed) -> pl.Series:
+    """JSON fills of executed pairs (null for pairs without parts), like _fills_json but of any length."""
+    pairs = e.n_parts.shape[0]
+    reasons = pl.Series(_REASON_LABELS)
+    rows = pl.DataFrame({"pair": np.repeat(np.arange(pairs), e.n_parts), "ts": paths.ts[e.part_i] if len(e.part_i)
+                         else np.empty(0, np.int64), "px": e.part_px, "fr": e.part_frac, "rs": e.part_reason})
+    joined = rows.group_by("pair", maintain_order=True).agg(pl.concat_str([
+        pl.lit('["'), pl.from_epoch(pl.col("ts"), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        pl.lit('",'), pl.col("px").cast(pl.String), pl.lit(","), pl.col("fr").cast(pl.String),
+        pl.lit(',"'), pl.col("rs").replace_strict(_REASON_CODES, reasons, return_dtype=pl.String),
+        pl.lit('"]')]).str.join(",").alias("f"))
+    return (pl.DataFrame({"pair": np.arange(pairs)}).join(joined, on="pair", how="left", maintain_order="left")
+            .select(pl.concat_str([pl.lit("["), pl.col("f"), pl.lit("]")]).alias("fills")).to_series())
 
 
 def _epoch_to_ts(col: str) -> pl.Expr:
@@ -162,11 +275,41 @@ def _fills_json(paths: CallWindows, t: TradeArrays) -> pl.Series:
 
 
 def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows, strategies: list[Strategy],
-                  strat_ids: np.ndarray, t: TradeArrays, lo: int, hi: int) -> pl.DataFrame:
+                  strat_ids: np.ndarray, t: TradeArrays, lo: int, hi: int, pools: Pools) -> pl.DataFrame:
     n_s = len(strat_ids)
     call_rep = np.repeat(np.arange(lo, hi), n_s)
     has_entry = t.exit_i >= 0
+    amb = t.ambiguous
+    net = t.net_multiple
+    # the other reading of an ambiguous candle (docs/semantics.md#order-bounds): 1 = ours was stop first
+    low = np.where(amb == 2, t.alt_multiple, net)
+    high = np.where(amb == 1, t.alt_multiple, net)
     exit_ts = np.where(has_entry, paths.ts[np.where(has_entry, t.exit_i, 0)] if len(paths.ts) else 0, 0)
+    fills = _fills_json(paths, t)
+    ex = execution_arrays(strategies)
+    sized = np.tile(np.isfinite(ex.size), hi - lo)
+    usd = {k: np.full(len(net), np.nan) for k in ("cost", "proceeds", "impact")}
+    entry_share = np.where(has_entry, 1.0, np.nan)
+    unfilled = np.where(has_entry, 0.0, np.nan)
+    if ex.any_sized:
+        own = execute(paths, ex, pools, lo, hi, t.exit_i, t.n_fills, t.fill_i, t.fill_px, t.fill_frac,
+                      t.fill_reason)
+        other = execute(paths, ex, pools, lo, hi, np.where(amb > 0, t.exit_i, -1), t.alt_n_fills, t.alt_fill_i,
+                        t.alt_fill_px, t.alt_fill_frac, t.alt_fill_reason)
+        own_net, other_net = own.net_multiple, other.net_multiple
+        net = np.where(sized, own_net, net)
+        low = np.where(sized, np.where(amb == 2, other_net, own_net), low)
+        high = np.where(sized, np.where(amb == 1, other_net, own_net), high)
+        usd = {"cost": own.cost, "proceeds": own.proceeds, "impact": own.impact}
+        entry_share = np.where(sized, own.entry_share, entry_share)
+        unfilled = np.where(sized, own.unfilled, unfilled)
+        last = own.offsets + own.n_parts - 1
+        with_parts = sized & (own.n_parts > 0)
+        exit_ts = np.where(with_parts, paths.ts[own.part_i[np.where(with_parts, last, 0)]] if len(own.part_i)
+                           else 0, exit_ts)
+        fills = pl.select(pl.when(pl.Series(sized)).then(_parts_json(paths, own)).otherwise(fills)).to_series()
+    xyk = np.tile(ex.xyk, hi - lo)
+    source = pools.source.gather(call_rep) if pools.source.len() else pl.Series([], dtype=pl.String)
     trades = pl.DataFrame({
         "_call": call_ids[call_rep],
         "_strat": np.tile(strat_ids, hi - lo),
@@ -176,16 +319,46 @@ def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows,
         "_exit_ts": exit_ts,
         "_has_entry": has_entry,
         "_reason": t.reason,
-        "net_multiple": t.net_multiple,
+        "net_multiple": net,
+        "_sized": sized,
+        "_xyk": xyk,
+        "size_usd": np.tile(ex.size, hi - lo),
+        "_pool": pools.pool_usd[call_rep],
+        "_source": source,
+        "entry_fill_share": entry_share,
+        "unfilled_share": unfilled,
+        "cost_usd": usd["cost"],
+        "proceeds_usd": usd["proceeds"],
+        "impact_usd": usd["impact"],
+        "_amb": amb,
+        "_amb_ts": paths.ts[t.ambiguous_i] if len(paths.ts) else np.zeros(len(amb), np.int64),
+        "ambiguous_stop": t.ambiguous_stop,
+        "ambiguous_level": t.ambiguous_level,
+        "net_multiple_low": low,
+        "net_multiple_high": high,
     })
+    on = pl.col("_has_entry")
     trades = trades.with_columns(
-        pl.when("_has_entry").then(_epoch_to_ts("_entry_ts")).alias("entry_ts"),
-        pl.when("_has_entry").then(pl.col("entry_price")).alias("entry_price"),
-        pl.when("_has_entry").then(_epoch_to_ts("_exit_ts")).alias("exit_ts"),
+        pl.when(on).then(_epoch_to_ts("_entry_ts")).alias("entry_ts"),
+        pl.when(on).then(pl.col("entry_price")).alias("entry_price"),
+        pl.when(on).then(_epoch_to_ts("_exit_ts")).alias("exit_ts"),
         pl.col("_reason").replace_strict(_REASON_CODES, pl.Series(_REASON_LABELS),
                                          return_dtype=pl.String).alias("exit_reason"),
-        pl.when("_has_entry").then(pl.col("net_multiple")).alias("net_multiple"),
-        _fills_json(paths, t),
+        *(pl.when(on).then(pl.col(c).fill_nan(None)).alias(c)
+          for c in ("net_multiple", "net_multiple_low", "net_multiple_high", "entry_fill_share", "unfilled_share")),
+        fills,
+        pl.when(pl.col("_sized")).then(pl.col("size_usd")).alias("size_usd"),
+        pl.when(pl.col("_xyk")).then(pl.lit("xyk")).otherwise(pl.lit("none")).alias("impact"),
+        pl.when(pl.col("_xyk")).then(pl.col("_pool").fill_nan(None)).alias("pool_usd"),
+        pl.when(pl.col("_xyk")).then(pl.col("_source")).alias("liquidity_source"),
+        *(pl.when(on & pl.col("_sized")).then(pl.col(c).fill_nan(None)).alias(c)
+          for c in ("cost_usd", "proceeds_usd")),
+        pl.when(on & pl.col("_xyk")).then(pl.col("impact_usd").fill_nan(None)).alias("impact_usd"),
+        pl.when(on).then((pl.col("_amb") > 0).cast(pl.Int64)).alias("ambiguous_candles"),
+        *(pl.when(pl.col("_amb") > 0).then(e).alias(name) for name, e in (
+            ("ambiguous_ts", _epoch_to_ts("_amb_ts")), ("ambiguous_stop", pl.col("ambiguous_stop")),
+            ("ambiguous_level", pl.col("ambiguous_level")))),
+        pl.when(on & (pl.col("_amb") > 0)).then(pl.lit("policy")).alias("settled_by"),
     ).with_columns((pl.col("net_multiple") - 1.0).alias("net_return"))
     return trades
 
@@ -197,7 +370,10 @@ def _prepare_calls(calls: pl.DataFrame) -> pl.DataFrame:
             out = out.with_columns(pl.lit(None).alias(col))
     if "window_complete" not in out.columns:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("window_complete"))
-    return out.select(*_CALL_COLS, pl.col("window_complete").cast(pl.Boolean))
+    for col, dtype in POOL_COLUMNS.items():
+        if col not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=dtype).alias(col))
+    return out.select(*_CALL_COLS, pl.col("window_complete").cast(pl.Boolean), *POOL_COLUMNS)
 
 
 def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strategy], *,
@@ -218,21 +394,22 @@ def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[S
     packed = {}
     for key, ids in groups.items():
         delay, gap, horizon = key
-        packed[key] = (call_windows(calls, candles, entry_delay_s=delay, max_entry_gap_s=gap,
-                                    horizon_s=horizon),
-                       strategy_arrays([strategies[j] for j in ids]), np.array(ids, np.int64))
+        paths = call_windows(calls, candles, entry_delay_s=delay, max_entry_gap_s=gap, horizon_s=horizon)
+        packed[key] = (paths, strategy_arrays([strategies[j] for j in ids]), np.array(ids, np.int64),
+                       call_pools(calls, paths.entry_price))
     step = max(1, min(chunk_calls, PAIR_BUDGET // len(strategies)))
     call_ids = np.arange(calls.height, dtype=np.int64)
     for lo in range(0, calls.height, step):
         hi = min(lo + step, calls.height)
         frames = []
-        for key, (paths, arrays, ids) in packed.items():
+        for key, (paths, arrays, ids, pools) in packed.items():
             t = run_block(paths, arrays, key[2], lo, hi)
-            frames.append(_trades_frame(calls, call_ids, paths, [strategies[j] for j in ids], ids, t, lo, hi))
+            frames.append(_trades_frame(calls, call_ids, paths, [strategies[j] for j in ids], ids, t, lo, hi,
+                                        pools))
         trades = pl.concat(frames) if len(frames) > 1 else frames[0]
         if len(frames) > 1:
             trades = trades.sort("_call", "_strat")
-        meta = calls.slice(lo, hi - lo).with_row_index("_call", offset=lo).with_columns(
+        meta = calls.slice(lo, hi - lo).drop(*POOL_COLUMNS).with_row_index("_call", offset=lo).with_columns(
             pl.col("_call").cast(pl.Int64))
         trades = trades.join(meta, on="_call", how="left", maintain_order="left")
         yield trades.with_columns(pl.lit(None, dtype=pl.String).alias("strategy_file")).select(

@@ -150,10 +150,58 @@ def _next_event(l, h, bmin, bmax, bmax_head, smin, smax, smax_head, a, k, q, ken
     return kend, q
 
 
+@njit(inline="always")
+def _take_levels(j, p, k, ok_, hk, e, tp_mult, tp_frac, nl, k_next, tp_px, remaining, proceeds, nf, f_i, f_px,
+                 f_frac, f_reason):
+    """Every take-profit level candle k reaches, in order, each at max(open, level), written to fills slot nf on;
+    returns the new (k_next, tp_px, remaining, proceeds, nf, closed)."""
+    closed = False
+    while k_next < nl and hk >= tp_px:
+        frac = tp_frac[j, k_next]
+        if frac > remaining or remaining - frac < _CLOSED:
+            frac = remaining
+        if ok_ > tp_px:
+            px = ok_
+            mult = ok_ / e
+        else:
+            px = tp_px
+            mult = tp_mult[j, k_next]
+        f_i[p, nf] = k
+        f_px[p, nf] = px
+        f_frac[p, nf] = frac
+        f_reason[p, nf] = TAKE_PROFIT
+        nf += 1
+        proceeds += frac * mult
+        remaining -= frac
+        k_next += 1
+        tp_px = tp_mult[j, k_next] * e if k_next < nl else np.inf
+        if remaining < _CLOSED:
+            closed = True
+            break
+    return k_next, tp_px, remaining, proceeds, nf, closed
+
+
+@njit(inline="always")
+def _stop_fill(p, k, ok_, stop_px, stop_m, stop_reason, e, remaining, proceeds, nf, f_i, f_px, f_frac, f_reason):
+    """The stop sells the remainder on candle k at min(open, stop); returns (proceeds, nf)."""
+    if ok_ < stop_px:
+        px = ok_
+        mult = ok_ / e
+    else:
+        px = stop_px
+        mult = stop_m
+    f_i[p, nf] = k
+    f_px[p, nf] = px
+    f_frac[p, nf] = remaining
+    f_reason[p, nf] = stop_reason
+    return proceeds + remaining * mult, nf + 1
+
+
 @njit(cache=True, nogil=True)
 def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_price,
                    sl, tr_act, tr_dist, be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac,
-                   out_exit_i, out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason):
+                   out_exit_i, out_reason, out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                   out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level):
     """Every strategy for call ci (its candles stay in cache across the strategies). scratch: 7 rows of at
     least the call's block count + 1, for its block summaries."""
     n_s = sl.shape[0]
@@ -168,6 +216,7 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
             out_reason[p] = NO_ENTRY
             out_mult[p] = np.nan
             out_nfill[p] = 0
+            out_amb[p] = 0
         return
     t0 = ts[a]
     bmin, bmax, bmax_head, bpeak = scratch[0], scratch[1], scratch[2], scratch[3]
@@ -189,6 +238,7 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
         # candles at or after hold_end are past the hold (sold at the close of the last one before)
         kend = b if time_s[j] < 0 else lower_bound(ts, a, b, hold_end)
         pol = policy[j]
+        out_amb[p] = 0
         nl = n_levels[j]
         k_next = 0
         tp_px = tp_mult[j, 0] * e if nl > 0 else np.inf
@@ -241,37 +291,46 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
                         stop_now = True
                     elif ok_ >= tp_px:
                         stop_now = False
-                    elif pol == STOP_FIRST:
-                        stop_now = True
-                    elif pol == TAKE_PROFIT_FIRST:
-                        stop_now = False
-                    else:  # nearest_first
-                        stop_now = (ok_ - stop_px) <= (tp_px - ok_)
-                if not stop_now:
-                    while k_next < nl and hk >= tp_px:
-                        frac = tp_frac[j, k_next]
-                        if frac > remaining or remaining - frac < _CLOSED:
-                            frac = remaining
-                        if ok_ > tp_px:
-                            px = ok_
-                            mult = ok_ / e
+                    else:
+                        # the open does not decide, the policy does; the other reading goes to the g_* fills
+                        # (net_multiple_low / _high). Either reading closes the trade on this candle.
+                        if pol == STOP_FIRST:
+                            stop_now = True
+                        elif pol == TAKE_PROFIT_FIRST:
+                            stop_now = False
+                        else:  # nearest_first
+                            stop_now = (ok_ - stop_px) <= (tp_px - ok_)
+                        for q in range(nf):
+                            g_i[p, q] = f_i[p, q]
+                            g_px[p, q] = f_px[p, q]
+                            g_frac[p, q] = f_frac[p, q]
+                            g_reason[p, q] = f_reason[p, q]
+                        if stop_now:
+                            out_amb[p] = 1
+                            _, _, rem2, pr2, n2, cl2 = _take_levels(j, p, k, ok_, hk, e, tp_mult, tp_frac, nl, k_next,
+                                                                    tp_px, remaining, proceeds, nf, g_i, g_px,
+                                                                    g_frac, g_reason)
+                            out_reason2[p] = TAKE_PROFIT
+                            if not cl2:
+                                pr2, n2 = _stop_fill(p, k, ok_, stop_px, stop_m, stop_reason, e, rem2, pr2, n2, g_i,
+                                                     g_px, g_frac, g_reason)
+                                out_reason2[p] = stop_reason
                         else:
-                            px = tp_px
-                            mult = tp_mult[j, k_next]
-                        f_i[p, nf] = k
-                        f_px[p, nf] = px
-                        f_frac[p, nf] = frac
-                        f_reason[p, nf] = TAKE_PROFIT
-                        nf += 1
-                        proceeds += frac * mult
-                        remaining -= frac
-                        k_next += 1
-                        tp_px = tp_mult[j, k_next] * e if k_next < nl else np.inf
-                        if remaining < _CLOSED:
-                            closed = True
-                            out_reason[p] = TAKE_PROFIT
-                            break
+                            out_amb[p] = 2
+                            pr2, n2 = _stop_fill(p, k, ok_, stop_px, stop_m, stop_reason, e, remaining, proceeds, nf,
+                                                 g_i, g_px, g_frac, g_reason)
+                            out_reason2[p] = stop_reason
+                        out_nfill2[p] = n2
+                        out_mult2[p] = pr2 * cost_factor[j]
+                        amb_k[p] = k  # the ambiguous candle and the two prices it crossed, for finer candles
+                        amb_stop[p] = stop_px
+                        amb_level[p] = tp_px
+                if not stop_now:
+                    k_next, tp_px, remaining, proceeds, nf, closed = _take_levels(
+                        j, p, k, ok_, hk, e, tp_mult, tp_frac, nl, k_next, tp_px, remaining, proceeds, nf, f_i, f_px,
+                        f_frac, f_reason)
                     if closed:
+                        out_reason[p] = TAKE_PROFIT
                         break
                     if has_be:
                         be_on = True
@@ -279,18 +338,8 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
                         fixed_stop = max(sl_px, be_px)
                 if stop_hit:
                     # stop first, or after the take-profits of this candle (the open was above the stop)
-                    if ok_ < stop_px:
-                        px = ok_
-                        mult = ok_ / e
-                    else:
-                        px = stop_px
-                        mult = stop_m
-                    f_i[p, nf] = k
-                    f_px[p, nf] = px
-                    f_frac[p, nf] = remaining
-                    f_reason[p, nf] = stop_reason
-                    nf += 1
-                    proceeds += remaining * mult
+                    proceeds, nf = _stop_fill(p, k, ok_, stop_px, stop_m, stop_reason, e, remaining, proceeds, nf,
+                                              f_i, f_px, f_frac, f_reason)
                     remaining = 0.0
                     closed = True
                     out_reason[p] = stop_reason
@@ -319,7 +368,8 @@ def _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_pric
 @njit(cache=True, nogil=True)
 def _simulate_calls(call_lo, lo, hi, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist, be,
                     time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i, out_reason,
-                    out_mult, out_nfill, f_i, f_px, f_frac, f_reason):
+                    out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                    out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level):
     """Calls [lo, hi), with one set of scratch arrays sized for the longest window among them."""
     longest = 0
     for ci in range(lo, hi):
@@ -328,29 +378,36 @@ def _simulate_calls(call_lo, lo, hi, ts, o, h, l, c, start, stop, entry_price, s
     for ci in range(lo, hi):
         _simulate_call(ci, call_lo, scratch, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist, be,
                        time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i, out_reason,
-                       out_mult, out_nfill, f_i, f_px, f_frac, f_reason)
+                       out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                       out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level)
 
 
 @njit(cache=True, nogil=True)
 def simulate_block(ts, o, h, l, c, start, stop, entry_price, call_lo, call_hi,
                    sl, tr_act, tr_dist, be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac,
-                   out_exit_i, out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason):
+                   out_exit_i, out_reason, out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                   out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level):
     """Simulate calls [call_lo, call_hi) against every strategy; pair p = (call - call_lo) * S + strategy.
 
     Strategy arrays (length S): sl (nan = none), tr_act/tr_dist (nan = none), be (nan = none), time_s (-1 =
     none), policy, cost_factor = (1 - s)(1 - fee) / ((1 + s)(1 + fee)), n_levels, tp_mult/tp_frac (S x L).
     Outputs per pair: exit candle index, reason, net multiple, number of fills; fills (pair x (L + 1)):
-    candle index, price, fraction of the initial position, reason.
+    candle index, price, fraction of the initial position, reason. out_amb: 0 when no candle was ambiguous
+    (docs/semantics.md#order-bounds), 1 when the policy settled one stop first, 2 take-profit first; then
+    out_mult2 / out_reason2 / out_nfill2 and the g_* fills are the trade under the other reading, amb_k the
+    ambiguous candle, amb_stop / amb_level the stop in force and the level it crossed.
     """
     _simulate_calls(call_lo, call_lo, call_hi, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist,
                     be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i,
-                    out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason)
+                    out_reason, out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                    out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def simulate_block_parallel(ts, o, h, l, c, start, stop, entry_price, call_lo, call_hi,
                             sl, tr_act, tr_dist, be, time_s, horizon_s, policy, cost_factor, n_levels, tp_mult,
-                            tp_frac, out_exit_i, out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason,
+                            tp_frac, out_exit_i, out_reason, out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                            out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level,
                             n_slices):
     """simulate_block with the calls cut into n_slices runs of consecutive calls (each with its own scratch
     arrays) spread over numba's threads (NUMBA_NUM_THREADS / numba.set_num_threads)."""
@@ -363,7 +420,8 @@ def simulate_block_parallel(ts, o, h, l, c, start, stop, entry_price, call_lo, c
         hi = call_lo + n * (si + 1) // slices
         _simulate_calls(call_lo, lo, hi, ts, o, h, l, c, start, stop, entry_price, sl, tr_act, tr_dist, be,
                         time_s, horizon_s, policy, cost_factor, n_levels, tp_mult, tp_frac, out_exit_i,
-                        out_reason, out_mult, out_nfill, f_i, f_px, f_frac, f_reason)
+                        out_reason, out_mult, out_nfill, out_amb, f_i, f_px, f_frac, f_reason,
+                        out_mult2, out_reason2, out_nfill2, g_i, g_px, g_frac, g_reason, amb_k, amb_stop, amb_level)
 
 
 @njit(cache=True, nogil=True)

@@ -48,6 +48,8 @@ def _rollup(trades: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         r.max().alias("best_trade"),
         (pl.col("window_complete") == False).sum().cast(pl.Int64).alias("incomplete_trades"),
         r.std(ddof=1).alias("_sd"),
+        *(_bound_mean(c) for c in ("low", "high")),
+        (pl.col("ambiguous_candles").fill_null(0) > 0).sum().cast(pl.Int64).alias("ambiguous_trades"),
     ).with_columns(
         pl.when(pl.col("_losses") > 0).then(pl.col("_gains") / pl.col("_losses"))
         .when(pl.col("_gains") > 0).then(pl.lit(math.inf)).otherwise(None).alias("profit_factor"))
@@ -63,20 +65,61 @@ def _rollup(trades: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     universe = trades.filter(~pl.col("repeat").fill_null(False)).select(keys).unique()
     out = (universe.join(stats, on=keys, how="left", nulls_equal=True)
            .join(shares.select(*keys, "exit_reason_shares"), on=keys, how="left", nulls_equal=True)
-           .with_columns(pl.col("trades", "incomplete_trades").fill_null(0)))
+           .with_columns(pl.col("trades", "incomplete_trades", "ambiguous_trades").fill_null(0)))
     return out
 
 
-def strategy_leaderboard(trades: pl.DataFrame) -> pl.DataFrame:
+def _bound_mean(which: str) -> pl.Expr:
+    """Mean of net_multiple_<which> - 1 (docs/semantics.md#order-bounds); a row without the bound counts with
+    its own result."""
+    return ((pl.col(f"net_multiple_{which}").fill_null(pl.col("net_multiple")) - 1.0).mean()
+            .alias(f"mean_return_{which}"))
+
+
+def _with_bound_columns(trades: pl.DataFrame) -> pl.DataFrame:
+    """Trades written before the order bounds existed count as unambiguous."""
+    missing = [pl.lit(None, pl.Float64).alias(c) for c in ("net_multiple_low", "net_multiple_high")
+               if c not in trades.columns]
+    if "net_multiple" not in trades.columns:
+        missing.append((pl.col("net_return") + 1.0).alias("net_multiple"))
+    if "ambiguous_candles" not in trades.columns:
+        missing.append(pl.lit(None, pl.Int64).alias("ambiguous_candles"))
+    return trades.with_columns(missing) if missing else trades
+
+
+def _ranked(board: pl.DataFrame, by: str, name: str) -> pl.DataFrame:
+    """`name` = 1, 2, 3, ... by `by` (high first, ties by strategy name); null without trades."""
+    order = board.sort([by, "strategy"], descending=[True, False], nulls_last=True).select(
+        "strategy", pl.when(pl.col("trades") > 0).then(pl.int_range(1, pl.len() + 1)).cast(pl.Int64).alias(name))
+    return board.join(order, on="strategy", how="left")
+
+
+def strategy_leaderboard(trades: pl.DataFrame, books: pl.DataFrame | None = None) -> pl.DataFrame:
     """STRATEGY_LEADERBOARD rows: one per strategy, rank 1 = highest mean return (the result of an
-    equal-sized book)."""
+    equal-sized book); rank_low / rank_high under the two same-candle readings, order_sensitive when they
+    differ (docs/semantics.md#order-bounds); book_* from `books` (portfolio.run_books(...).summary), ranked
+    by book_return (docs/semantics.md#bankroll)."""
     if trades.height == 0:
         return pl.from_arrow(STRATEGY_LEADERBOARD.empty())
-    board = _rollup(trades, ["strategy"]).sort(["mean_return", "strategy"], descending=[True, False],
-                                               nulls_last=True)
+    board = _rollup(_with_bound_columns(trades), ["strategy"])
+    board = _ranked(_ranked(_ranked(board, "mean_return", "rank"), "mean_return_low", "rank_low"),
+                    "mean_return_high", "rank_high")
     board = board.with_columns(
-        pl.when(pl.col("trades") > 0).then(pl.int_range(1, pl.len() + 1)).cast(pl.Int64).alias("rank"))
-    return board.select(STRATEGY_LEADERBOARD.columns)
+        pl.when(pl.col("rank").is_not_null())
+        .then((pl.col("rank_low") != pl.col("rank")) | (pl.col("rank_high") != pl.col("rank")))
+        .alias("order_sensitive"))
+    book_cols = [c for c in STRATEGY_LEADERBOARD.columns if c.startswith("book_") and c != "book_rank"]
+    if books is not None and books.height:
+        board = board.join(books.select("strategy", *book_cols), on="strategy", how="left")
+        board = _ranked(board.with_columns(pl.when(pl.col("book_trades") > 0).then(pl.col("book_return"))
+                                           .alias("_book")), "_book", "book_rank")
+        board = board.with_columns(pl.when(pl.col("_book").is_not_null()).then(pl.col("book_rank"))
+                                   .alias("book_rank"))
+    else:
+        board = board.with_columns(pl.lit(None, pl.Int64).alias("book_rank"),
+                                   *(pl.lit(None).alias(c) for c in book_cols))
+    return (board.sort(["rank", "strategy"], nulls_last=True)
+            .select(STRATEGY_LEADERBOARD.columns))
 
 
 def caller_strategy_leaderboard(trades: pl.DataFrame) -> pl.DataFrame:
@@ -84,7 +127,7 @@ def caller_strategy_leaderboard(trades: pl.DataFrame) -> pl.DataFrame:
     score = mean - CALLER_Z x standard error, among callers with >= MIN_CALLER_TRADES trades."""
     if trades.height == 0:
         return pl.from_arrow(CALLER_STRATEGY_LEADERBOARD.empty())
-    trades = trades.filter(pl.col("caller_id").is_not_null())
+    trades = _with_bound_columns(trades.filter(pl.col("caller_id").is_not_null()))
     # the name the caller used last (names change; ids do not)
     names = (trades.sort("call_ts") if "call_ts" in trades.columns else trades).group_by(
         "caller_id").agg(pl.col("caller_name").drop_nulls().last())

@@ -18,12 +18,19 @@ one strategy or a sweep. Format (every key but the exit rules is optional; unkno
     intrabar: stop_first          # or take_profit_first, nearest_first
     horizon: 48h                  # the window; default 48h
     max_entry_gap: 15m            # no candle this long after call + delay: no entry; default 15m
+    size: 500                     # USD per trade; absent = unit size (returns only, no USD figures)
+    impact: xyk                   # none (default) or xyk: fills priced against the pool (needs size)
+    dex_fee_bps: 25               # the pool's own fee (xyk); default 25, 100 on a pump.fun curve
+    fee_fixed_usd: 0.5            # per transaction (priority fee, tip); needs size
+    max_volume_share: 0.2         # a fill takes at most this share of a candle's volume (needs size)
+    book: {bankroll: 2000, sizing: fixed, stake: 500, max_open: 10, max_per_token: 1}   # the bankroll
 
 A sweep adds a `sweep:` mapping of field -> list of values; the file then expands to the cartesian product
 (in the order the keys are written), each variant named `<name>[tp=3,sl=0.5]`. Sweepable fields and their
 labels: take_profit (tp), stop_loss (sl), trailing_stop (trail), trailing_stop.activation (trail_act),
 trailing_stop.distance (trail_dist), break_even (be), time_exit (time), entry_delay (delay), fee_bps (fee),
-slippage_bps (slip), intrabar (intrabar). Example: 5 take-profits x 5 stops x 4 time exits = 100 strategies
+slippage_bps (slip), intrabar (intrabar), size (size), impact (impact), dex_fee_bps (dexfee), fee_fixed_usd
+(fixed), max_volume_share (vol). Example: 5 take-profits x 5 stops x 4 time exits = 100 strategies
 in five lines. strategies/README.md shows complete files.
 
 Limits, so that no file (however written) costs more than a bounded amount of work: a file is at most
@@ -62,6 +69,25 @@ _MAX_DURATION = "365 days"
 _MAX_NAME = 200  # characters of a strategy name (variant names add their labels)
 
 
+BOOK_SIZINGS = ("fixed", "equity_share")
+IMPACT_MODELS = ("none", "xyk")
+
+
+@dataclass(frozen=True)
+class Book:
+    """The bankroll that follows a strategy's calls: docs/semantics.md#bankroll."""
+
+    bankroll_usd: float = 2000.0
+    sizing: str = "fixed"  # fixed: stake_usd per call; equity_share: equity_share x equity at the call
+    stake_usd: float | None = None  # None: the strategy's size, else DEFAULT_STAKE_USD
+    equity_share: float = 0.05
+    max_open: int = 10
+    max_per_token: int = 1  # positions in one token at a time
+
+
+DEFAULT_STAKE_USD = 100.0
+
+
 class StrategyError(ValueError):
     """A strategy file or value is invalid; the message names the file, the field and what was expected."""
 
@@ -82,9 +108,27 @@ class Strategy:
     intrabar: str = "stop_first"
     horizon_s: int = DEFAULT_HORIZON_S
     max_entry_gap_s: int = DEFAULT_MAX_ENTRY_GAP_S
+    size_usd: float | None = None  # None: unit size (today's returns, no USD figures)
+    impact: str = "none"
+    dex_fee_bps: float | None = None  # None: by venue (DEFAULT_DEX_FEE_BPS, PUMP_FEE_BPS on a bonding curve)
+    fee_fixed_usd: float = 0.0
+    max_volume_share: float | None = None
+    book: Book = Book()
 
     def __post_init__(self) -> None:
         _check_strategy(self, where=f"strategy {self.name!r}")
+
+    @property
+    def sized(self) -> bool:
+        """Whether trades are priced in USD (size, impact, fixed fees, volume caps apply)."""
+        return self.size_usd is not None
+
+    @property
+    def stake_usd(self) -> float:
+        """The book's fixed stake per call."""
+        if self.book.stake_usd is not None:
+            return self.book.stake_usd
+        return self.size_usd if self.size_usd is not None else DEFAULT_STAKE_USD
 
     @property
     def entry_key(self) -> tuple[int, int, int]:
@@ -144,6 +188,34 @@ def _check_strategy(s: Strategy, where: str) -> None:
         raise _fail(where, "horizon", f"a positive duration of at most {_MAX_DURATION}", s.horizon_s)
     if not 0 <= s.max_entry_gap_s <= MAX_DURATION_S:
         raise _fail(where, "max_entry_gap", f"a duration >= 0 of at most {_MAX_DURATION}", s.max_entry_gap_s)
+    if s.size_usd is not None and not 0 < s.size_usd <= _MAX_MAGNITUDE:
+        raise _fail(where, "size", "USD per trade > 0, or null (unit size)", s.size_usd)
+    if s.impact not in IMPACT_MODELS:
+        raise _fail(where, "impact", f"one of {', '.join(IMPACT_MODELS)}", s.impact)
+    if s.dex_fee_bps is not None and not 0 <= s.dex_fee_bps < 10_000:
+        raise _fail(where, "dex_fee_bps", "basis points in [0, 10000), or null (by venue)", s.dex_fee_bps)
+    if not 0 <= s.fee_fixed_usd <= _MAX_MAGNITUDE:
+        raise _fail(where, "fee_fixed_usd", "USD per transaction >= 0", s.fee_fixed_usd)
+    if s.max_volume_share is not None and not 0 < s.max_volume_share <= 1:
+        raise _fail(where, "max_volume_share", "a share in (0, 1] of a candle's volume, or null", s.max_volume_share)
+    if s.size_usd is None:
+        for field, on in (("impact", s.impact != "none"), ("fee_fixed_usd", s.fee_fixed_usd > 0),
+                          ("max_volume_share", s.max_volume_share is not None)):
+            if on:
+                raise _fail(where, field, "a `size` in USD to apply to (unit-size trades have no USD amounts)")
+    b = s.book
+    if not 0 < b.bankroll_usd <= _MAX_MAGNITUDE:
+        raise _fail(where, "book.bankroll", "USD > 0", b.bankroll_usd)
+    if b.sizing not in BOOK_SIZINGS:
+        raise _fail(where, "book.sizing", f"one of {', '.join(BOOK_SIZINGS)}", b.sizing)
+    if b.stake_usd is not None and not 0 < b.stake_usd <= _MAX_MAGNITUDE:
+        raise _fail(where, "book.stake", "USD per call > 0", b.stake_usd)
+    if not 0 < b.equity_share <= 1:
+        raise _fail(where, "book.share", "a share in (0, 1] of equity", b.equity_share)
+    if not (isinstance(b.max_open, int) and 1 <= b.max_open <= 1_000_000):
+        raise _fail(where, "book.max_open", "a whole number of positions >= 1", b.max_open)
+    if not (isinstance(b.max_per_token, int) and 1 <= b.max_per_token <= 1_000_000):
+        raise _fail(where, "book.max_per_token", "a whole number of positions >= 1", b.max_per_token)
 
 
 # ---- parsing of YAML values -------------------------------------------------------------------------------
@@ -151,11 +223,14 @@ def _check_strategy(s: Strategy, where: str) -> None:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _FIELDS = ("name", "description", "take_profit", "stop_loss", "trailing_stop", "break_even", "time_exit",
-           "entry_delay", "fee_bps", "slippage_bps", "intrabar", "horizon", "max_entry_gap", "sweep")
+           "entry_delay", "fee_bps", "slippage_bps", "intrabar", "horizon", "max_entry_gap", "size", "impact",
+           "dex_fee_bps", "fee_fixed_usd", "max_volume_share", "book", "sweep")
 _SWEEP_LABELS = {"take_profit": "tp", "stop_loss": "sl", "trailing_stop": "trail",
                  "trailing_stop.activation": "trail_act", "trailing_stop.distance": "trail_dist",
                  "break_even": "be", "time_exit": "time", "entry_delay": "delay", "fee_bps": "fee",
-                 "slippage_bps": "slip", "intrabar": "intrabar"}
+                 "slippage_bps": "slip", "intrabar": "intrabar", "size": "size", "impact": "impact",
+                 "dex_fee_bps": "dexfee", "fee_fixed_usd": "fixed", "max_volume_share": "vol"}
+_BOOK_FIELDS = ("bankroll", "sizing", "stake", "share", "max_open", "max_per_token")
 
 
 def _shown(v: Any) -> Any:
@@ -245,6 +320,39 @@ def _intrabar(where: str, field: str, v: Any) -> str:
     return v
 
 
+def _impact(where: str, field: str, v: Any) -> str:
+    if not isinstance(v, str) or v not in IMPACT_MODELS:
+        raise _fail(where, field, f"one of {', '.join(IMPACT_MODELS)}", _shown(v))
+    return v
+
+
+def _count(where: str, field: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1_000_000:
+        raise _fail(where, field, "a whole number >= 1", _shown(v))
+    return v
+
+
+def _book(where: str, field: str, v: Any) -> Book:
+    if v is None:
+        return Book()
+    if not isinstance(v, dict):
+        raise _fail(where, field, f"a mapping of {', '.join(_BOOK_FIELDS)}", _shown(v))
+    unknown = [k for k in v if k not in _BOOK_FIELDS]
+    if unknown:
+        raise _fail(where, f"{field}.{_shown(unknown[0])}", f"a known field ({', '.join(_BOOK_FIELDS)})")
+    sizing = v.get("sizing", "fixed")
+    if sizing not in BOOK_SIZINGS:
+        raise _fail(where, f"{field}.sizing", f"one of {', '.join(BOOK_SIZINGS)}", _shown(sizing))
+    return Book(
+        bankroll_usd=_number(where, f"{field}.bankroll", v.get("bankroll", 2000.0)),
+        sizing=sizing,
+        stake_usd=_optional_number(where, f"{field}.stake", v.get("stake")),
+        equity_share=_number(where, f"{field}.share", v.get("share", 0.05)),
+        max_open=_count(where, f"{field}.max_open", v.get("max_open", 10)),
+        max_per_token=_count(where, f"{field}.max_per_token", v.get("max_per_token", 1)),
+    )
+
+
 # how each sweepable field's values are read: run on every swept value before the product is built
 _SWEEP_PARSERS = {
     "take_profit": _ladder,
@@ -258,6 +366,11 @@ _SWEEP_PARSERS = {
     "fee_bps": _number,
     "slippage_bps": _number,
     "intrabar": _intrabar,
+    "size": _optional_number,
+    "impact": _impact,
+    "dex_fee_bps": _optional_number,
+    "fee_fixed_usd": _number,
+    "max_volume_share": _optional_number,
 }
 
 
@@ -278,6 +391,12 @@ def _build(where: str, doc: dict[str, Any], name: str) -> Strategy:
             intrabar=intrabar,
             horizon_s=_duration(where, "horizon", doc.get("horizon", DEFAULT_HORIZON_S)),
             max_entry_gap_s=_duration(where, "max_entry_gap", doc.get("max_entry_gap", DEFAULT_MAX_ENTRY_GAP_S)),
+            size_usd=_optional_number(where, "size", doc.get("size")),
+            impact=_impact(where, "impact", doc.get("impact", "none")),
+            dex_fee_bps=_optional_number(where, "dex_fee_bps", doc.get("dex_fee_bps")),
+            fee_fixed_usd=_number(where, "fee_fixed_usd", doc.get("fee_fixed_usd", 0)),
+            max_volume_share=_optional_number(where, "max_volume_share", doc.get("max_volume_share")),
+            book=_book(where, "book", doc.get("book")),
         )
     except StrategyError as exc:
         # re-raise with the file as the place (the dataclass check only knows the strategy name)
