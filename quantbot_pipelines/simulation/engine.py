@@ -26,6 +26,7 @@ from quantbot_pipelines.schemas import SIMULATION_RESULTS
 from quantbot_pipelines.simulation import execution as X
 from quantbot_pipelines.simulation import kernels as K
 from quantbot_pipelines.simulation.pools import POOL_COLUMNS, Pools, call_pools
+from quantbot_pipelines.simulation.refine import LEVEL, STOP, first_crossed
 from quantbot_pipelines.simulation.strategy import Strategy
 
 _REASON_CODES = [int(r) for r in ExitReason]
@@ -274,18 +275,51 @@ def _fills_json(paths: CallWindows, t: TradeArrays) -> pl.Series:
     ).to_series()
 
 
+def _finer_verdicts(calls: pl.DataFrame, paths: CallWindows, t: TradeArrays, call_rep: np.ndarray,
+                    finer: pl.DataFrame | None) -> np.ndarray:
+    """Per pair: 0 not decided, 1 the finer candles reach the stop first, 2 the level first
+    (docs/semantics.md#order-bounds)."""
+    out = np.zeros(len(t.ambiguous), np.int8)
+    idx = np.flatnonzero(t.ambiguous > 0)
+    if finer is None or finer.height == 0 or len(idx) == 0:
+        return out
+    keys = calls.select("chain", "address")[call_rep[idx]]
+    pairs = keys.with_columns(
+        pl.Series("pair", idx), pl.lit(1).alias("ambiguous_candles"),
+        pl.from_epoch(pl.Series(paths.ts[t.ambiguous_i[idx]]), time_unit="s").dt.replace_time_zone("UTC")
+        .dt.cast_time_unit("us").alias("ambiguous_ts"),
+        pl.Series("ambiguous_stop", t.ambiguous_stop[idx]), pl.Series("ambiguous_level", t.ambiguous_level[idx]))
+    fine = finer.with_columns(pl.col("open_ts").dt.cast_time_unit("us"))
+    first = first_crossed(pairs, fine, key=["pair"])
+    code = first.select("pair", pl.col("first").replace_strict({STOP: 1, LEVEL: 2}, default=0,
+                                                               return_dtype=pl.Int8))
+    out[code.get_column("pair").to_numpy()] = code.get_column("first").to_numpy()
+    return out
+
+
 def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows, strategies: list[Strategy],
-                  strat_ids: np.ndarray, t: TradeArrays, lo: int, hi: int, pools: Pools) -> pl.DataFrame:
+                  strat_ids: np.ndarray, t: TradeArrays, lo: int, hi: int, pools: Pools,
+                  finer: pl.DataFrame | None = None) -> pl.DataFrame:
     n_s = len(strat_ids)
     call_rep = np.repeat(np.arange(lo, hi), n_s)
     has_entry = t.exit_i >= 0
     amb = t.ambiguous
+    verdict = _finer_verdicts(calls, paths, t, call_rep, finer)
+    # the finer candles chose the reading the policy did not: the trade becomes that reading, fills and all
+    swap = ((verdict == 1) & (amb == 2)) | ((verdict == 2) & (amb == 1))
     net = t.net_multiple
     # the other reading of an ambiguous candle (docs/semantics.md#order-bounds): 1 = ours was stop first
     low = np.where(amb == 2, t.alt_multiple, net)
     high = np.where(amb == 1, t.alt_multiple, net)
     exit_ts = np.where(has_entry, paths.ts[np.where(has_entry, t.exit_i, 0)] if len(paths.ts) else 0, 0)
     fills = _fills_json(paths, t)
+    reason = t.reason
+    if swap.any():
+        alt = TradeArrays(t.exit_i, t.alt_reason, t.alt_multiple, t.alt_n_fills, t.alt_fill_i, t.alt_fill_px,
+                          t.alt_fill_frac, t.alt_fill_reason)
+        net = np.where(swap, t.alt_multiple, net)
+        reason = np.where(swap, t.alt_reason, reason)
+        fills = pl.select(pl.when(pl.Series(swap)).then(_fills_json(paths, alt)).otherwise(fills)).to_series()
     ex = execution_arrays(strategies)
     sized = np.tile(np.isfinite(ex.size), hi - lo)
     usd = {k: np.full(len(net), np.nan) for k in ("cost", "proceeds", "impact")}
@@ -297,17 +331,23 @@ def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows,
         other = execute(paths, ex, pools, lo, hi, np.where(amb > 0, t.exit_i, -1), t.alt_n_fills, t.alt_fill_i,
                         t.alt_fill_px, t.alt_fill_frac, t.alt_fill_reason)
         own_net, other_net = own.net_multiple, other.net_multiple
-        net = np.where(sized, own_net, net)
+        net = np.where(sized, np.where(swap, other_net, own_net), net)
         low = np.where(sized, np.where(amb == 2, other_net, own_net), low)
         high = np.where(sized, np.where(amb == 1, other_net, own_net), high)
-        usd = {"cost": own.cost, "proceeds": own.proceeds, "impact": own.impact}
-        entry_share = np.where(sized, own.entry_share, entry_share)
-        unfilled = np.where(sized, own.unfilled, unfilled)
-        last = own.offsets + own.n_parts - 1
-        with_parts = sized & (own.n_parts > 0)
-        exit_ts = np.where(with_parts, paths.ts[own.part_i[np.where(with_parts, last, 0)]] if len(own.part_i)
-                           else 0, exit_ts)
-        fills = pl.select(pl.when(pl.Series(sized)).then(_parts_json(paths, own)).otherwise(fills)).to_series()
+        pick = lambda a, b: np.where(swap, b, a)
+        usd = {"cost": pick(own.cost, other.cost), "proceeds": pick(own.proceeds, other.proceeds),
+               "impact": pick(own.impact, other.impact)}
+        entry_share = np.where(sized, pick(own.entry_share, other.entry_share), entry_share)
+        unfilled = np.where(sized, pick(own.unfilled, other.unfilled), unfilled)
+        for e, on in ((own, sized & ~swap), (other, sized & swap)):
+            last = e.offsets + e.n_parts - 1
+            with_parts = on & (e.n_parts > 0)
+            if len(e.part_i):
+                exit_ts = np.where(with_parts, paths.ts[e.part_i[np.where(with_parts, last, 0)]], exit_ts)
+        parts = _parts_json(paths, own)
+        if swap.any():
+            parts = pl.select(pl.when(pl.Series(swap)).then(_parts_json(paths, other)).otherwise(parts)).to_series()
+        fills = pl.select(pl.when(pl.Series(sized)).then(parts).otherwise(fills)).to_series()
     xyk = np.tile(ex.xyk, hi - lo)
     source = pools.source.gather(call_rep) if pools.source.len() else pl.Series([], dtype=pl.String)
     trades = pl.DataFrame({
@@ -318,7 +358,8 @@ def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows,
         "entry_price": np.where(has_entry, paths.entry_price[call_rep], np.nan),
         "_exit_ts": exit_ts,
         "_has_entry": has_entry,
-        "_reason": t.reason,
+        "_reason": reason,
+        "_verdict": verdict,
         "net_multiple": net,
         "_sized": sized,
         "_xyk": xyk,
@@ -358,7 +399,8 @@ def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows,
         *(pl.when(pl.col("_amb") > 0).then(e).alias(name) for name, e in (
             ("ambiguous_ts", _epoch_to_ts("_amb_ts")), ("ambiguous_stop", pl.col("ambiguous_stop")),
             ("ambiguous_level", pl.col("ambiguous_level")))),
-        pl.when(on & (pl.col("_amb") > 0)).then(pl.lit("policy")).alias("settled_by"),
+        pl.when(on & (pl.col("_verdict") > 0)).then(pl.lit("finer_candles"))
+        .when(on & (pl.col("_amb") > 0)).then(pl.lit("policy")).alias("settled_by"),
     ).with_columns((pl.col("net_multiple") - 1.0).alias("net_return"))
     return trades
 
@@ -377,7 +419,7 @@ def _prepare_calls(calls: pl.DataFrame) -> pl.DataFrame:
 
 
 def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strategy], *,
-                  chunk_calls: int = 20000) -> Iterator[pl.DataFrame]:
+                  chunk_calls: int = 20000, finer: pl.DataFrame | None = None) -> Iterator[pl.DataFrame]:
     """simulate() chunk by chunk: each frame holds every strategy's trades for one slice of the calls,
     rows in (call, strategy) input order."""
     if not strategies:
@@ -405,7 +447,7 @@ def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[S
         for key, (paths, arrays, ids, pools) in packed.items():
             t = run_block(paths, arrays, key[2], lo, hi)
             frames.append(_trades_frame(calls, call_ids, paths, [strategies[j] for j in ids], ids, t, lo, hi,
-                                        pools))
+                                        pools, finer))
         trades = pl.concat(frames) if len(frames) > 1 else frames[0]
         if len(frames) > 1:
             trades = trades.sort("_call", "_strat")
@@ -417,14 +459,15 @@ def iter_simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[S
 
 
 def simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strategy], *,
-             chunk_calls: int = 20000) -> pl.DataFrame:
+             chunk_calls: int = 20000, finer: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per (call, strategy) with SIMULATION_RESULTS columns (strategy_file null: the asset sets it).
 
     calls: TELEGRAM_CALLS rows, optionally with `window_complete`; candles: RAW_CANDLES 1m rows. Calls without
     an entry get exit_reason no_entry and null entry, fills and multiple. Deterministic; rows ordered by call
-    (input order) then strategy (input order).
+    (input order) then strategy (input order). finer: candles finer than 1m (chain, address, open_ts, open,
+    high, low) covering ambiguous candles: they settle them (docs/semantics.md#order-bounds).
     """
-    frames = list(iter_simulate(calls, candles, strategies, chunk_calls=chunk_calls))
+    frames = list(iter_simulate(calls, candles, strategies, chunk_calls=chunk_calls, finer=finer))
     if not frames:
         return pl.from_arrow(SIMULATION_RESULTS.empty()).with_columns(
             pl.col("call_ts", "entry_ts", "exit_ts").cast(pl.Datetime("us", "UTC")))

@@ -4,13 +4,14 @@ order bounds (docs/semantics.md#position-size, #pool-liquidity, #price-impact, #
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 
 import numpy as np
 import polars as pl
 import pytest
-from simhelp import calls_frame, candles_frame
+from simhelp import calls_frame, candles_frame, minute
 
 from quantbot_pipelines.simulation import Strategy, simulate
 from quantbot_pipelines.simulation.impact import buy_tokens, pool_at, sell_usd
@@ -210,3 +211,41 @@ def test_order_bounds_equal_the_two_policies(sized):
         amb = mine.filter(pl.col("ambiguous_candles") > 0)
         assert (amb["settled_by"] == "policy").all()
     assert ambiguous > 20  # the paths do make the readings differ
+
+
+def fine_frame(minute_k: int, quarters: list[tuple]) -> pl.DataFrame:
+    start = minute(minute_k)
+    return pl.DataFrame({
+        "chain": ["solana"] * len(quarters), "address": ["Tok0"] * len(quarters),
+        "open_ts": [start + dt.timedelta(seconds=15 * i) for i in range(len(quarters))],
+        "open": [q[0] for q in quarters], "high": [q[1] for q in quarters], "low": [q[2] for q in quarters],
+        "close": [q[3] for q in quarters]})
+
+
+@pytest.mark.parametrize("sized", [False, True])
+def test_finer_candles_settle_an_ambiguous_candle(sized):
+    # the example of docs/semantics.md#order-bounds ("Finer candles")
+    extra = {"size_usd": 100.0} if sized else {}
+    s = Strategy("tp2", take_profit=((2.0, 1.0),), stop_loss=0.5, **extra)
+    path = [FLAT, (1.00, 2.20, 0.40, 1.00), FLAT]
+    calls, candles = frames([path])
+    plain = simulate(calls, candles, [s]).row(0, named=True)
+    assert plain["ambiguous_candles"] == 1 and plain["settled_by"] == "policy"
+    assert plain["net_multiple"] == pytest.approx(0.5) and plain["net_multiple_high"] == pytest.approx(2.0)
+    level_first = fine_frame(1, [(1.00, 1.30, 0.95, 1.25), (1.25, 2.20, 1.20, 2.10), (2.10, 2.15, 0.40, 0.45),
+                                 (0.45, 1.00, 0.42, 1.00)])
+    row = simulate(calls, candles, [s], finer=level_first).row(0, named=True)
+    assert row["settled_by"] == "finer_candles" and row["exit_reason"] == "take_profit"
+    assert row["net_multiple"] == pytest.approx(2.0)
+    assert row["net_multiple_low"] == pytest.approx(0.5) and row["net_multiple_high"] == pytest.approx(2.0)
+    assert json.loads(row["fills"])[-1][1:] == [2.0, pytest.approx(1.0), "take_profit"]
+    if sized:
+        assert row["proceeds_usd"] == pytest.approx(200.0)
+    stop_first = fine_frame(1, [(1.00, 1.10, 0.40, 0.50), (0.50, 2.20, 0.45, 1.00)])
+    row = simulate(calls, candles, [dataclasses.replace(s, intrabar="take_profit_first")],
+                   finer=stop_first).row(0, named=True)
+    assert row["settled_by"] == "finer_candles" and row["exit_reason"] == "stop_loss"
+    assert row["net_multiple"] == pytest.approx(0.5)
+    both = fine_frame(1, [(1.00, 2.20, 0.40, 1.00)])  # one finer candle crossing both again: the policy stands
+    row = simulate(calls, candles, [s], finer=both).row(0, named=True)
+    assert row["settled_by"] == "policy" and row["net_multiple"] == pytest.approx(0.5)
