@@ -26,10 +26,11 @@ INTERVAL_SECONDS: dict[str, int] = {
     "1d": 86400, "3d": 259200, "1w": 604800,
 }
 
-# the candle frame every source returns: open_ts in epoch seconds, prices and volume in USD
+# the candle frame every source returns: open_ts in epoch seconds, prices and volume_usd in USD, volume_tokens
+# in tokens (UI amount; null when the source gives no volume)
 CANDLE_COLUMNS: dict[str, pl.DataType] = {
     "open_ts": pl.Int64, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
-    "close": pl.Float64, "volume_usd": pl.Float64,
+    "close": pl.Float64, "volume_usd": pl.Float64, "volume_tokens": pl.Float64,
 }
 
 
@@ -110,6 +111,9 @@ class FetchResult:
     credits: int = 0
     detail: str | None = None
     pool_address: str | None = None
+    # liquidity of that pool (both sides, USD) as the source reported it with this answer: today's, not the
+    # call's; None when the source gives none
+    pool_liquidity_usd: float | None = None
 
 
 OnResult = Callable[[FetchResult], None]

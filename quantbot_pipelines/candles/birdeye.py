@@ -315,4 +315,6 @@ def _parse(body: bytes) -> pl.DataFrame | str:
         "low": [number(it.get("l")) for it in items],
         "close": [number(it.get("c")) for it in items],
         "volume_usd": [number(it.get("v_usd"), math.nan) for it in items],
+        # `v` is the traded amount in tokens (UI amount): read as v_usd is (null: not reported, garbage: NaN)
+        "volume_tokens": [number(it.get("v"), math.nan) for it in items],
     }, schema=CANDLE_COLUMNS)

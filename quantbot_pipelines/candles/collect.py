@@ -116,6 +116,7 @@ def answer_of(res: FetchResult, *, day: dt.date, source: CandleSource, now: int)
         "status": str(status), "candles": candles.height, "requests": res.requests, "detail": detail,
         "fetched_at": now, "retry_after": _retry_after(status, req, source, now),
         "pool_address": res.pool_address, "invalid_candles": checked.invalid_count if answered else None,
+        "pool_liquidity_usd": res.pool_liquidity_usd,
     }
     return Answer(row=row, candles=candles, credits=res.credits, invalid=checked.invalid)
 
@@ -204,7 +205,7 @@ def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, 
         new_rows += [{"day": day, "source": source.name, "chain": w.chain, "address": w.address, "interval": interval,
                       "start_ts": s, "end_ts": e, "status": str(FetchOutcome.SKIPPED), "candles": 0, "requests": 0,
                       "detail": reason, "fetched_at": now, "retry_after": None, "pool_address": None,
-                      "invalid_candles": None}
+                      "invalid_candles": None, "pool_liquidity_usd": None}
                      for s, e in w.spans]
     taken = {(r["chain"], r["address"], r["start_ts"]) for r in new_rows}
     folded: list[Answer] = []
@@ -240,7 +241,8 @@ def collect_candles(calls: pl.DataFrame, *, day: dt.date, source: CandleSource, 
     stored = read_stored(ranges) if ranges.height else None
     if stored is not None and not stored.is_empty():
         parts.append(_epoch(stored.select(RAW_CANDLES.columns), ("open_ts",))
-                     .with_columns(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume_usd"))
+                     .with_columns(pl.col(c).cast(pl.Float64)
+                                   for c in ("open", "high", "low", "close", "volume_usd", "volume_tokens"))
                      .drop("day"))
     cols = [c for c in RAW_CANDLES.columns if c != "day"]
     parts += [_candle_rows(a, interval).select(cols) for a in paid if a.candles.height]

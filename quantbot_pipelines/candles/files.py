@@ -5,20 +5,22 @@ solana, ethereum, bsc, base, ...; the address spelled as in telegram_calls: Sola
 A file for one interval only may be named `<address>.<interval>.parquet|csv` (e.g. `<address>.5m.csv`); it is
 preferred when that interval is asked. Columns:
 
-| column       | type                                        | meaning                                      |
-|--------------|---------------------------------------------|----------------------------------------------|
-| `open_ts`    | epoch seconds (int) or ISO 8601 time (UTC if no offset) | candle open time, aligned to the interval |
-| `open`       | float                                       | open price, USD                              |
-| `high`       | float                                       | high price, USD                              |
-| `low`        | float                                       | low price, USD                               |
-| `close`      | float                                       | close price, USD                             |
-| `volume_usd` | float, optional                             | traded volume, USD                           |
+| column          | type                                        | meaning                                   |
+|-----------------|---------------------------------------------|-------------------------------------------|
+| `open_ts`       | epoch seconds (int) or ISO 8601 time (UTC if no offset) | candle open time, aligned to the interval |
+| `open`          | float                                       | open price, USD                           |
+| `high`          | float                                       | high price, USD                           |
+| `low`           | float                                       | low price, USD                            |
+| `close`         | float                                       | close price, USD                          |
+| `volume_usd`    | float, optional                             | traded volume, USD                        |
+| `volume_tokens` | float, optional                             | traded volume, tokens (UI amount)         |
 
 Candles must be at the interval the pipeline is configured for (1m by default). Rows that break the candle rules
 (docs/semantics.md#valid-candles: an open time off the interval grid, a price that is missing, not finite or not
-positive, high/low not around open and close, a negative volume) are dropped and counted, and the window is
-read again on the next run. A token without a file is recorded as token_unknown and looked for again on the next run (reading a
-file costs nothing), so files added later are picked up.
+positive, high/low not around open and close, a negative volume in USD or tokens) are dropped and counted, and
+the window is read again on the next run. A token without a file is recorded as token_unknown and looked for
+again on the next run (reading a file costs nothing), so files added later are picked up. The source reports
+no pool liquidity.
 """
 
 from __future__ import annotations
@@ -72,8 +74,9 @@ class FileSource(CandleSource):
             else:  # ISO text; no offset means UTC
                 epoch = ts.str.to_datetime(time_zone="UTC", strict=True).dt.epoch("s")
             frame = raw.with_columns(epoch.alias("open_ts"))
-            if "volume_usd" not in frame.columns:
-                frame = frame.with_columns(pl.lit(None, pl.Float64).alias("volume_usd"))
+            # the volumes are optional: a file without one has it null (not reported)
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c)
+                                       for c in ("volume_usd", "volume_tokens") if c not in frame.columns)
             self._cache = {path: frame.select([pl.col(c).cast(t, strict=False) for c, t in CANDLE_COLUMNS.items()])}
         return self._cache[path]
 

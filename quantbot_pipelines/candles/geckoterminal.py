@@ -6,6 +6,12 @@ run backwards from the window's end with `before_timestamp`, 1,000 candles a pag
 limit; 429/5xx/timeouts/malformed answers are retried (`http.Retrying`: a total deadline per attempt, a budget
 per request, Retry-After in every form, long waits logged at WARNING). Each result is handed to `on_result` as it
 arrives. A pool-keyed series can miss a pump.fun token's bonding-curve phase before it migrated to a DEX pool.
+
+The pool's `reserve_in_usd` from that listing (both sides, USD, as of the listing: today's, not the call's) is
+reported with every answer of the token as `pool_liquidity_usd`; a pool reused from the ledger was not
+listed, so its answers report none. With `currency=usd` an OHLCV row's volume is in USD; its volume in tokens
+is derived as `volume / close` (the whole candle's volume priced at its close), null when the close is no
+positive number.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ class GeckoTerminalSource(CandleSource):
             retry_after_cap_s=retry_after_cap_s, warn_wait_s=warn_wait_s)
         self.log = log or globals()["log"]
         self._pacer = Pacer(requests_per_minute / 60.0)
-        self._pools: dict[tuple[str, str], tuple[str, str]] = {}  # token -> (pool, "base"|"quote")
+        # token -> (pool, "base"|"quote", the pool's reserve_in_usd when the listing gave one)
+        self._pools: dict[tuple[str, str], tuple[str, str, float | None]] = {}
 
     def __repr__(self) -> str:
         return f"GeckoTerminalSource(base_url={self.base_url!r}, requests_per_minute={self.requests_per_minute})"
@@ -110,7 +117,7 @@ class GeckoTerminalSource(CandleSource):
                                detail=f"GeckoTerminal has no {iv} candles ({', '.join(TIMEFRAMES)})")
         spent = [0]
         try:
-            pool, side = self._pool(client, network, req, spent)
+            pool, side, reserve = self._pool(client, network, req, spent)
             frames = []
             timeframe, aggregate = TIMEFRAMES[iv]
             before = req.end_ts
@@ -128,19 +135,22 @@ class GeckoTerminalSource(CandleSource):
                     break
                 before = int(oldest)
         except _Failed as f:
-            return FetchResult(req, f.status, requests=spent[0], detail=f.detail,
-                               pool_address=self._pools.get((req.chain, req.address), (None,))[0])
+            known = self._pools.get((req.chain, req.address), (None, None, None))
+            return FetchResult(req, f.status, requests=spent[0], detail=f.detail, pool_address=known[0],
+                               pool_liquidity_usd=known[2])
         frame = clip_to_window(pl.concat(frames), req) if frames else pl.DataFrame(schema=CANDLE_COLUMNS)
         if frame.is_empty():
             return FetchResult(req, FetchOutcome.NO_TRADES, requests=spent[0], pool_address=pool,
-                               detail=f"pool {pool} has no candles in the window")
-        return FetchResult(req, FetchOutcome.OK, frame, requests=spent[0], pool_address=pool)
+                               pool_liquidity_usd=reserve, detail=f"pool {pool} has no candles in the window")
+        return FetchResult(req, FetchOutcome.OK, frame, requests=spent[0], pool_address=pool,
+                           pool_liquidity_usd=reserve)
 
-    def _pool(self, client: httpx.Client, network: str, req: CandleRequest, spent: list) -> tuple[str, str]:
+    def _pool(self, client: httpx.Client, network: str, req: CandleRequest,
+              spent: list) -> tuple[str, str, float | None]:
         key = (req.chain, req.address)
         if key not in self._pools:
             if req.pool_address:
-                self._pools[key] = (req.pool_address, "base")
+                self._pools[key] = (req.pool_address, "base", None)
             else:
                 doc = self._get(client, f"/api/v2/networks/{network}/tokens/{req.address}/pools", {"page": 1},
                                 spent, unknown_on_404=True)
@@ -150,16 +160,10 @@ class GeckoTerminalSource(CandleSource):
                 if not pools:
                     raise _Failed(FetchOutcome.TOKEN_UNKNOWN, f"no pools for the token on {network}")
 
-                def reserve(p: dict) -> float:
-                    try:
-                        return float((p.get("attributes") or {}).get("reserve_in_usd") or 0)
-                    except (TypeError, ValueError):
-                        return 0.0
-
-                best = max(pools, key=reserve)
+                best = max(pools, key=lambda p: _reserve(p) or 0.0)
                 base_id = (((best.get("relationships") or {}).get("base_token") or {}).get("data") or {}).get("id", "")
                 side = "quote" if base_id and not base_id.lower().endswith(req.address.lower()) else "base"
-                self._pools[key] = (best["attributes"]["address"], side)
+                self._pools[key] = (best["attributes"]["address"], side, _reserve(best))
         return self._pools[key]
 
     def _get(self, client: httpx.Client, path: str, params: dict, spent: list, unknown_on_404: bool = False) -> dict:
@@ -191,6 +195,16 @@ class GeckoTerminalSource(CandleSource):
         return out.value
 
 
+def _reserve(pool: dict) -> float | None:
+    """A listed pool's `reserve_in_usd` (a number or a string spelling one); None when it is missing, not a
+    number, not finite or negative."""
+    try:
+        value = float((pool.get("attributes") or {}).get("reserve_in_usd"))
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def _page(doc: dict) -> list:
     """The rows of an OHLCV page (an answer of another shape has none)."""
     data = doc.get("data")
@@ -201,12 +215,18 @@ def _page(doc: dict) -> list:
 
 def _rows_frame(rows: list) -> pl.DataFrame:
     """`[[t, o, h, l, c, v], ...]` as a candle frame; what is no number becomes null (NaN for a volume), for the
-    candle check to count, and a row of another shape is all null."""
+    candle check to count, and a row of another shape is all null. `v` is USD (currency=usd); the volume in
+    tokens is derived, v / close, and null when the close is no positive finite number (that candle is invalid
+    for its price, not for a volume made up from it)."""
     out = []
     for r in rows:
         if not isinstance(r, list | tuple) or len(r) < 5:
-            out.append((None, None, None, None, None, None))
+            out.append((None, None, None, None, None, None, None))
             continue
         vol = number(r[5], math.nan) if len(r) > 5 else None
-        out.append((open_time(r[0]), *(number(x) for x in r[1:5]), vol))
+        prices = [number(x) for x in r[1:5]]
+        close = prices[3]
+        tokens = vol / close if vol is not None and close is not None and math.isfinite(close) and close > 0 \
+            else None
+        out.append((open_time(r[0]), *prices, vol, tokens))
     return pl.DataFrame(out, schema=CANDLE_COLUMNS, orient="row")

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from quantbot_pipelines.candles.base import CANDLE_COLUMNS, FetchOutcome, empty_candles
-from quantbot_pipelines.schemas import CANDLE_ANSWERS, CANDLE_LEDGER
+from quantbot_pipelines.schemas import CANDLE_ANSWERS, CANDLE_LEDGER, TableSpec
 
 if TYPE_CHECKING:
     from quantbot_pipelines.warehouse import Warehouse
@@ -105,20 +105,21 @@ class AnswerJournal:
     """CANDLE_ANSWERS in a warehouse: `add` each answer as it arrives, `read` them back, `forget` them once their
     day is stored."""
 
-    def __init__(self, warehouse: Warehouse):
+    def __init__(self, warehouse: Warehouse, table: TableSpec = CANDLE_ANSWERS):
         self.warehouse = warehouse
+        self.table = table  # another journal of the same shape (intrabar_answers for finer candles)
 
     def add(self, answer: Answer) -> None:
         if answer.worth_keeping:
-            self.warehouse.write_partition(CANDLE_ANSWERS, {"answer_id": answer.answer_id}, answer_rows(answer))
+            self.warehouse.write_partition(self.table, {"answer_id": answer.answer_id}, answer_rows(answer))
 
     def read(self, source: str | None = None) -> list[Answer]:
         where = [("source", "=", source)] if source else None
-        return answers_from(self.warehouse.read(CANDLE_ANSWERS, where=where))
+        return answers_from(self.warehouse.read(self.table, where=where))
 
     def forget(self, answers: list[Answer]) -> None:
         for a in answers:
-            self.warehouse.delete_partition(CANDLE_ANSWERS, {"answer_id": a.answer_id})
+            self.warehouse.delete_partition(self.table, {"answer_id": a.answer_id})
 
 
 __all__ = ["Answer", "AnswerJournal", "answer_rows", "answers_from"]

@@ -7,6 +7,11 @@ window (or any piece of one) cuts the same series: pieces fetched in different r
 re-fetches are identical. Scenarios, drawn per token: pumps right after the call (mostly 2-10x, rarely
 30-100x) that bleed back, slow bleeds, rugs (-90% within one candle), and dead tokens that never trade
 (answered as no_trades). Quiet minutes have no candle (no padding), as on Birdeye.
+
+A 1m candle's volume in tokens is its USD volume at the candle's typical price, (o + h + l + c) / 4; a
+coarser candle sums its minutes', as a rollup of the 1m candles would. Every answer reports the token's pool
+liquidity, `sample.market.pool_liquidity_usd(seed, chain, address)`: one figure per token, the pool the sample
+exports' cards show.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from quantbot_pipelines.candles.base import (
     floor_to,
     interval_seconds,
 )
+from quantbot_pipelines.sample.market import pool_liquidity_usd  # the pools the sample's cards show
 
 BLOCK = 1440                 # minutes per generated block
 MAX_MINUTES = 120 * BLOCK    # a token trades at most 120 days after launch here
@@ -49,7 +55,7 @@ class SyntheticMarket(CandleSource):
 
     def supports_interval(self, interval: str) -> bool:
         s = interval_seconds(interval)
-        return s >= 60 and s % 60 == 0
+        return (s >= 60 and s % 60 == 0) or 60 % s == 0
 
     # -- the token ---------------------------------------------------------------------------------------
     def _params(self, chain: str, address: str, anchor: int) -> dict:
@@ -119,8 +125,10 @@ class SyntheticMarket(CandleSource):
     # -- answers -----------------------------------------------------------------------------------------
     def candles(self, chain: str, address: str, start_ts: int, end_ts: int, anchor_ts: int | None = None,
                 interval: str = "1m") -> pl.DataFrame:
-        """Candles with open time in [start_ts, end_ts) (interval >= 1m, UTC-aligned buckets)."""
+        """Candles with open time in [start_ts, end_ts) (UTC-aligned buckets; under 1m: each minute split)."""
         step = interval_seconds(interval)
+        if step < 60:
+            return self._finer(chain, address, start_ts, end_ts, anchor_ts, step)
         anchor = int(anchor_ts) if anchor_ts is not None else floor_to(start_ts, 86400)
         p = self._params(chain, address, anchor)
         if p["scenario"] == "dead":
@@ -135,6 +143,7 @@ class SyntheticMarket(CandleSource):
         ts = origin + 60 * np.arange(first, last, dtype=np.int64)
         keep = path["traded"][sl]
         o, h, lo, c, v = (path[k][sl][keep] for k in ("open", "high", "low", "close", "volume"))
+        vt = v / ((o + h + lo + c) / 4.0)  # per minute: what a coarser candle sums
         ts = ts[keep]
         if step != 60 and ts.size:
             bucket = ts - ts % step
@@ -142,19 +151,62 @@ class SyntheticMarket(CandleSource):
             ends = np.r_[starts[1:], ts.size] - 1
             ts, o, c = bucket[starts], o[starts], c[ends]
             h, lo, v = np.maximum.reduceat(h, starts), np.minimum.reduceat(lo, starts), np.add.reduceat(v, starts)
+            vt = np.add.reduceat(vt, starts)
         inside = (ts >= start_ts) & (ts < end_ts)
         return pl.DataFrame({"open_ts": ts[inside], "open": o[inside], "high": h[inside], "low": lo[inside],
-                             "close": c[inside], "volume_usd": v[inside]}, schema=CANDLE_COLUMNS)
+                             "close": c[inside], "volume_usd": v[inside], "volume_tokens": vt[inside]},
+                            schema=CANDLE_COLUMNS)
+
+    def _finer(self, chain: str, address: str, start_ts: int, end_ts: int, anchor_ts: int | None,
+               step: int) -> pl.DataFrame:
+        """Each traded minute as 60 / step finer candles that roll up to it exactly: the open-to-close line cut
+        in equal parts, the minute's high in one part and its low in another (which first: seeded per minute),
+        the volume split evenly. A stop and a level the minute both crossed are then crossed in a known order."""
+        minute = self.candles(chain, address, floor_to(start_ts, 60), end_ts, anchor_ts, "1m")
+        n = 60 // step
+        if minute.is_empty():
+            return pl.DataFrame(schema=CANDLE_COLUMNS)
+        h1, h2 = _token_hash(chain, address)
+        ts0, o, h, lo, c, v, vt = (minute.get_column(k).to_numpy() for k in CANDLE_COLUMNS)
+        m = len(ts0)
+        part = np.arange(n + 1) / n
+        way = o[:, None] + (c - o)[:, None] * part[None, :]  # m x (n + 1) prices along the minute
+        opens, closes = way[:, :-1], way[:, 1:]
+        highs = np.maximum(opens, closes)
+        lows = np.minimum(opens, closes)
+        at_high = np.empty(m, np.int64)
+        at_low = np.empty(m, np.int64)
+        for i in range(m):
+            rng = np.random.default_rng([self.seed, h1, h2, int(ts0[i]) // 60, n])
+            pick = rng.permutation(n)
+            at_high[i], at_low[i] = pick[0], pick[1 % n]
+        rows = np.arange(m)
+        highs[rows, at_high] = h
+        lows[rows, at_low] = lo
+        ts = (ts0[:, None] + step * np.arange(n)[None, :]).ravel()
+        inside = (ts >= start_ts) & (ts < end_ts)
+        return pl.DataFrame({
+            "open_ts": ts[inside], "open": opens.ravel()[inside], "high": highs.ravel()[inside],
+            "low": lows.ravel()[inside], "close": closes.ravel()[inside],
+            "volume_usd": np.repeat(v / n, n)[inside], "volume_tokens": np.repeat(vt / n, n)[inside]},
+            schema=CANDLE_COLUMNS)
+
+    def pool_liquidity_usd(self, chain: str, address: str) -> float:
+        """The token's pool liquidity (both sides, USD) this market reports with its answers."""
+        return pool_liquidity_usd(self.seed, chain, address)
 
     def fetch(self, request: CandleRequest) -> FetchResult:
         if not self.supports_interval(request.interval):
             return FetchResult(request, FetchOutcome.BAD_REQUEST,
-                               detail=f"the synthetic market has 1m or coarser candles, not {request.interval}")
+                               detail=f"the synthetic market has no {request.interval} candles")
         frame = self.candles(request.chain, request.address, request.start_ts, request.end_ts,
                              request.anchor_ts, request.interval)
+        # a dead token's pool is there too: it answers with its liquidity, without trades
+        pool = self.pool_liquidity_usd(request.chain, request.address)
         if frame.is_empty():
-            return FetchResult(request, FetchOutcome.NO_TRADES, requests=1, detail="no trades in the window")
-        return FetchResult(request, FetchOutcome.OK, frame, requests=1)
+            return FetchResult(request, FetchOutcome.NO_TRADES, requests=1, detail="no trades in the window",
+                               pool_liquidity_usd=pool)
+        return FetchResult(request, FetchOutcome.OK, frame, requests=1, pool_liquidity_usd=pool)
 
     def scenario(self, chain: str, address: str, anchor_ts: int) -> str:
         """Which kind of path a token follows (for tests and demos)."""

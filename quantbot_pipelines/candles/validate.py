@@ -3,7 +3,8 @@
 Every source's answer passes through `check_candles` before anything is stored (collect.py applies it to each
 answer as it arrives), so no source can store a candle the rule refuses. A candle is valid when its open time is
 on the interval grid, its prices are finite and positive with `low <= min(open, close)` and
-`max(open, close) <= high`, and its volume is null or a finite number `>= 0`. Candles outside the window asked
+`max(open, close) <= high`, and each of its volumes (`volume_usd`, `volume_tokens`) is null or a finite number
+`>= 0`. Candles outside the window asked
 belong to no request and are dropped without being counted (a GeckoTerminal page or a file holds more than the
 window). Every other candle that fails is dropped and counted under the first rule it breaks, in the order of
 `REASONS`.
@@ -18,16 +19,18 @@ import polars as pl
 from quantbot_pipelines.candles.base import CANDLE_COLUMNS, CandleRequest, empty_candles, interval_seconds
 
 PRICES = ("open", "high", "low", "close")
+# a volume in tokens follows the rules of the USD volume: null is not reported, anything else a number >= 0
+VOLUMES = ("volume_usd", "volume_tokens")
 
 # why a candle was dropped, in the order the rules are tried (a candle counts once, under the first it breaks)
 REASONS = (
     "not_a_number",              # open time or a price missing, null, or not a number
-    "non_finite",                # NaN or infinite price or volume
+    "non_finite",                # NaN or infinite price or volume (USD or tokens)
     "non_positive_price",        # a price <= 0
     "off_grid",                  # open time not a multiple of the interval
     "low_above_open_or_close",   # low > min(open, close) (high < low always lands here or below)
     "high_below_open_or_close",  # high < max(open, close)
-    "negative_volume",           # volume < 0
+    "negative_volume",           # a volume (USD or tokens) < 0
 )
 
 
@@ -54,13 +57,14 @@ def _as_candles(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _reason(step: int) -> pl.Expr:
     price = [pl.col(p) for p in PRICES]
-    vol = pl.col("volume_usd")
+    vols = [pl.col(v) for v in VOLUMES]
     lo_oc = pl.min_horizontal("open", "close")
     hi_oc = pl.max_horizontal("open", "close")
     return (
         pl.when(pl.any_horizontal([pl.col("open_ts").is_null(), *(p.is_null() for p in price)]))
         .then(pl.lit("not_a_number"))
-        .when(pl.any_horizontal([*(~p.is_finite() for p in price), vol.is_not_null() & ~vol.is_finite()]))
+        .when(pl.any_horizontal([*(~p.is_finite() for p in price),
+                                 *(v.is_not_null() & ~v.is_finite() for v in vols)]))
         .then(pl.lit("non_finite"))
         .when(pl.any_horizontal([p <= 0 for p in price]))
         .then(pl.lit("non_positive_price"))
@@ -70,7 +74,7 @@ def _reason(step: int) -> pl.Expr:
         .then(pl.lit("low_above_open_or_close"))
         .when(pl.col("high") < hi_oc)
         .then(pl.lit("high_below_open_or_close"))
-        .when(vol.is_not_null() & (vol < 0))
+        .when(pl.any_horizontal([v.is_not_null() & (v < 0) for v in vols]))
         .then(pl.lit("negative_volume"))
         .otherwise(pl.lit(None, pl.String))
     )
@@ -109,7 +113,8 @@ def describe_invalid(invalid: dict[str, int]) -> str | None:
 
 def stored_candle_problems(candles: pl.DataFrame) -> dict[str, int]:
     """Counts of stored candles (RAW_CANDLES rows) that break the rules beyond prices and order: a negative or
-    non-finite volume, an open time off its interval's grid. Stable keys; all 0 when consistent."""
+    non-finite volume (USD or tokens; a candle counts once), an open time off its interval's grid. Stable
+    keys; all 0 when consistent."""
     out = {"negative_volume": 0, "non_finite_volume": 0, "open_ts_off_grid": 0}
     if candles.is_empty():
         return out
@@ -121,10 +126,11 @@ def stored_candle_problems(candles: pl.DataFrame) -> dict[str, int]:
         except (ValueError, TypeError):
             steps[iv] = None
     step = pl.col("interval").replace_strict(steps, return_dtype=pl.Int64, default=None)
-    vol = pl.col("volume_usd") if "volume_usd" in candles.columns else pl.lit(None, pl.Float64)
+    vols = [pl.col(v) for v in VOLUMES if v in candles.columns] or [pl.lit(None, pl.Float64)]
     row = candles.select(
-        (vol.is_not_null() & vol.is_finite() & (vol < 0)).sum().alias("negative_volume"),
-        (vol.is_not_null() & ~vol.is_finite()).sum().alias("non_finite_volume"),
+        pl.any_horizontal([v.is_not_null() & v.is_finite() & (v < 0) for v in vols]).sum()
+        .alias("negative_volume"),
+        pl.any_horizontal([v.is_not_null() & ~v.is_finite() for v in vols]).sum().alias("non_finite_volume"),
         (step.is_null() | (ts % step != 0)).sum().alias("open_ts_off_grid"),
     ).row(0, named=True)
     return {k: int(v or 0) for k, v in row.items()}

@@ -3,10 +3,18 @@
 Each token launches, runs up to `peak_x` times its launch market cap over `peak_h` hours, then bleeds out.
 Good callers post before the peak, bad ones near or after it (see world.py), so the card market caps
 tell the story the leaderboards should find.
+
+A token's pool has one liquidity figure (`pool_liquidity_usd`), which the synthetic candle market reports
+with its answers: a card that shows liquidity shows that pool, give or take 15 %, so the liquidity a card
+gives a call and the one the synthetic source reports agree. A pump.fun token (its mint ends in `pump`)
+trades on pump.fun's bonding curve until its market cap first reaches the curve's end (`GRADUATION_MCAP`);
+until then its cards name the venue Pump.fun and show the curve's progress instead of a pool's liquidity
+(a curve is no pool: its reserve follows from its progress).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
@@ -70,6 +78,37 @@ _NOUN = [
 ]
 
 
+POOL_USD = (5e3, 2e5)  # range of the pools' liquidity (both sides, USD)
+
+
+def pool_liquidity_usd(seed: int, chain: str, address: str) -> float:
+    """A token's pool liquidity (both sides, USD): log-uniform over POOL_USD, a pure function of (seed,
+    chain, address as telegram_calls spells it), so the synthetic candle market (candles/synthetic.py)
+    reports for any token the pool the sample's cards show for it."""
+    d = hashlib.blake2b(f"{int(seed)}|{chain}|{address}|pool".encode(), digest_size=8).digest()
+    u = int.from_bytes(d, "little") / 2.0**64
+    lo, hi = POOL_USD
+    return float(lo * (hi / lo) ** u)
+
+
+# pump.fun's bonding curve as its program sets every token up
+PUMP_SUPPLY = 1e9
+PUMP_VIRTUAL_TOKENS = 1_073_000_000.0  # virtual token reserve at launch
+PUMP_CURVE_TOKENS = 793_100_000.0  # tokens the curve sells before the token migrates
+PUMP_VIRTUAL_SOL = 30.0  # virtual SOL reserve at launch
+SOL_USD = 200.0  # the sample's SOL price
+# the curve's market cap is supply * k / tokens_left^2: $5.6k at launch, 14.7 times that when it completes
+CURVE_START_MCAP = PUMP_SUPPLY * PUMP_VIRTUAL_SOL * SOL_USD / PUMP_VIRTUAL_TOKENS
+GRADUATION_MCAP = CURVE_START_MCAP * (PUMP_VIRTUAL_TOKENS / (PUMP_VIRTUAL_TOKENS - PUMP_CURVE_TOKENS)) ** 2
+PUMP_FUN = "Pump.fun"
+
+
+def bonding_pct(mcap: float) -> float:
+    """Progress (percent of the curve's tokens sold) of a pump.fun curve at market cap `mcap`."""
+    left = PUMP_VIRTUAL_TOKENS * math.sqrt(CURVE_START_MCAP / max(mcap, CURVE_START_MCAP))
+    return min(100.0, (PUMP_VIRTUAL_TOKENS - left) / PUMP_CURVE_TOKENS * 100)
+
+
 @dataclass
 class Token:
     chain: str
@@ -83,6 +122,12 @@ class Token:
     peak_x: float
     peak_h: float
     supply: float
+    pool_usd: float  # the synthetic candle market's pool liquidity of the token (both sides, USD)
+
+    @property
+    def pump_fun(self) -> bool:
+        """Launched on pump.fun (its mint ends in `pump`): on the bonding curve until it graduates."""
+        return self.chain == "solana" and self.address.endswith("pump")
 
     def mcap_at(self, ts: int) -> float:
         hours = max(0.0, (ts - self.launch_ts) / 3600)
@@ -97,11 +142,16 @@ class Token:
         ath_ts = min(ts, self.launch_ts + int(self.peak_h * 3600))
         ath = max(mcap, self.mcap_at(ath_ts))
         prev = self.mcap_at(ts - 3600)
+        on_curve = self.pump_fun and ath < GRADUATION_MCAP  # the highest cap so far never completed the curve
         return {
             "mcap": mcap,
             "price": mcap / self.supply,
             "ath": ath,
-            "liq": mcap * rng.uniform(0.12, 0.3) if self.chain == "solana" else mcap * rng.uniform(0.05, 0.2),
+            # the token's pool, seen at the card's moment; one draw as before, so the rest of the sample
+            # stays as it was
+            "liq": self.pool_usd * rng.uniform(0.85, 1.15),
+            "venue": PUMP_FUN if on_curve else self.dex,
+            "bonding_pct": bonding_pct(mcap) if on_curve else None,
             "vol": mcap * rng.uniform(0.3, 4.0),
             "age_s": max(60, ts - self.launch_ts),
             "change": (mcap / prev - 1) * 100 if prev else 0.0,
@@ -113,7 +163,9 @@ class Token:
         }
 
 
-def make_token(rng: random.Random, launch_ts: int, used: set[str]) -> Token:
+def make_token(rng: random.Random, launch_ts: int, used: set[str], market_seed: int = 7) -> Token:
+    """A token launching at `launch_ts`; its pool is the one the synthetic candle market of `market_seed`
+    reports (7: that market's default)."""
     chain = rng.choices(list(CHAINS), weights=[75, 9, 8, 8])[0]
     while True:
         name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}"
@@ -146,6 +198,8 @@ def make_token(rng: random.Random, launch_ts: int, used: set[str]) -> Token:
         peak_x=peak_x,
         peak_h=rng.uniform(0.7, 36),
         supply=supply,
+        # keyed as telegram_calls spells the address (EVM lower-cased), as the candle source is asked
+        pool_usd=pool_liquidity_usd(market_seed, chain, address if chain == "solana" else address.lower()),
     )
 
 

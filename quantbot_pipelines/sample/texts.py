@@ -1,7 +1,10 @@
 """Message texts as Telegram JSON text parts: plain strings mixed with entity dicts ({type, text[, href]}).
 
 Bot cards follow docs/formats.md#telegram-exports (Rick and Phanes); calls come in the styles people
-post them in: bare address, address with chatter, a link of one of the usual hosts.
+post them in: bare address, address with chatter, a link of one of the usual hosts. A card of a token still on
+pump.fun's bonding curve names the venue Pump.fun (Rick: `🌐 Solana @ Pump.fun`; Phanes: a `├ 💊 Pump.fun` line)
+and shows the curve's progress where the pool's liquidity would be (Rick: `📈 Bonding Curve: 45.2%`; Phanes:
+`├ Bonding: 45.2%`).
 """
 
 from __future__ import annotations
@@ -142,14 +145,14 @@ def rick_card(t: Token, s: dict) -> list[Part]:
         ent("bold", f"[{money(s['mcap'])[1:]}/{s['change']:.0f}%]"),
         " ",
         ent("cashtag", f"${t.ticker}"),
-        f"\n🌐 {label} @ {t.dex}\n💰 USD: ",
+        f"\n🌐 {label} @ {s['venue']}\n💰 USD: ",
         ent("code", price(s["price"])),
         "\n💎 FDV: ",
         ent("code", money(s["mcap"])),
         " ⇨ ATH: ",
         ent("code", money(s["ath"])),
-        "\n💦 Liq: ",
-        ent("code", money(s["liq"])),
+        *(("\n💦 Liq: ", ent("code", money(s["liq"]))) if s["bonding_pct"] is None else
+          (f"\n📈 Bonding Curve: {s['bonding_pct']:.1f}%",)),
         "\n📊 Vol: ",
         ent("code", money(s["vol"])),
         f" 🕰️ Age: {age(s['age_s'])}",
@@ -166,20 +169,22 @@ def rick_card(t: Token, s: dict) -> list[Part]:
 def phanes_card(t: Token, s: dict) -> list[Part]:
     tag = CHAINS[t.chain][2]
     ath_drop = (s["mcap"] / s["ath"] - 1) * 100
+    curve = s["bonding_pct"] is not None
+    pool = f"├ Bonding: {s['bonding_pct']:.1f}%" if curve else f"├ LP: {money(s['liq'])}"
     parts: list[Part] = [
         ent("bold", t.name),
         " (",
         ent("cashtag", f"${t.ticker}"),
         ")\n├ ",
         ent("code", t.address),
-        "\n└ ",
+        f"\n├ 💊 {s['venue']}\n└ " if curve else "\n└ ",
         ent("hashtag", tag),
         f" | 🌱 {age(s['age_s'])} | 👁️ {s['views']}\n\n📊 ",
         ent("bold", "Stats"),
         (
             f"\n├ USD: {price(s['price'])} ({s['change']:+.0f}%)\n├ MC: {money(s['mcap'])}"
             f"\n├ Vol: {money(s['vol'])}"
-            f"\n├ LP: {money(s['liq'])}\n├ 1H: {s['change']:.1f}% 🅑 {s['buys']} Ⓢ {s['sells']}"
+            f"\n{pool}\n├ 1H: {s['change']:.1f}% 🅑 {s['buys']} Ⓢ {s['sells']}"
             f"\n└ ATH: {money(s['ath'])} ({ath_drop:.0f}% / {age(s['ath_ago_s'])})\n\n🔒 "
         ),
         ent("bold", "Security"),

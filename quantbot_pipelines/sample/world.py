@@ -389,7 +389,8 @@ class _Builder:
         span = self.t1 - 86400 - self.t0
         launches = sorted(self.t0 + rng.randint(0, span) for _ in range(self.spec.tokens))
         used: set[str] = set()
-        tokens = [make_token(rng, ts, used) for ts in launches]
+        # the synthetic candle market of the same seed reports the pools these tokens' cards show
+        tokens = [make_token(rng, ts, used, market_seed=self.spec.seed) for ts in launches]
         calls = self.token_calls(tokens)
         self.plant(tokens)
         self.reactions(calls)

@@ -27,15 +27,17 @@ TEXT_CHARS = 1000
 RAW_BYTES = 64 * 1024
 CALL_COLS = TELEGRAM_CALLS.columns
 KEY = ["chat_id", "message_id", "chain", "address"]
-_NO_CARD = (None,) * 8
-_NO_CARD_7 = (None,) * 7
+# the card columns of a row without card: pair_address, then card_bot .. card_bonding_pct (_NO_CARD_FIELDS)
+_NO_CARD_FIELDS = (None,) * 9
+_NO_CARD = (None,) + _NO_CARD_FIELDS
 # (address_kind, pair_status) of a row: a pair nobody resolved yet is `unresolved` until a pair lookup answers
 _KIND_TAIL = {MINT: (MINT, None), PAIR: (PAIR, "unresolved"), "unknown": ("unknown", None)}
 _CARD_TAIL = _KIND_TAIL[MINT]
 _ROW_COLS = ("chat_id", "chat_name", "chat_type", "message_id", "call_ts", "caller_id", "caller_name", "chain",
              "address", "address_raw", "resolved_by", "pair_address", "card_bot", "card_name", "card_ticker",
-             "card_price_usd", "card_mcap_usd", "card_liquidity_usd", "card_age_s", "edited", "edited_ts",
-             "forwarded_from", "text", "source_file", "source_format", "address_kind", "pair_status")
+             "card_price_usd", "card_mcap_usd", "card_liquidity_usd", "card_age_s", "card_dex",
+             "card_bonding_pct", "edited", "edited_ts", "forwarded_from", "text", "source_file",
+             "source_format", "address_kind", "pair_status")
 
 
 @dataclass
@@ -345,7 +347,7 @@ class CallBuilder:
                 if not cards:
                     if tok.kind == PAIR:  # the pool the link named, kept as such until a lookup resolves it
                         add(head + (tok.chain, tok.address, tok.address_raw, tok.source, tok.address)
-                            + _NO_CARD_7 + tail + kind_tail[PAIR])
+                            + _NO_CARD_FIELDS + tail + kind_tail[PAIR])
                     else:
                         add(head + (tok.chain, tok.address, tok.address_raw, tok.source) + _NO_CARD + tail
                             + kind_tail[tok.kind])
@@ -368,11 +370,13 @@ class CallBuilder:
                         pair, raw = card.pair or None, tok.address_raw
                     else:  # the caller named something else than the mint (a pool): that is the call's pair
                         pair, raw = tok.address, address
-                    row = key + (raw, "card", pair, card.bot) + card[4:] + tail + _CARD_TAIL  # name ... age_s
+                    # card[4:]: name .. bonding_pct
+                    row = key + (raw, "card", pair, card.bot) + card[4:] + tail + _CARD_TAIL
                 else:
                     key = (tok.chain, tok.address)
                     if tok.kind == PAIR:
-                        row = key + (tok.address_raw, tok.source, tok.address) + _NO_CARD_7 + tail + kind_tail[PAIR]
+                        row = (key + (tok.address_raw, tok.source, tok.address) + _NO_CARD_FIELDS + tail
+                               + kind_tail[PAIR])
                     else:
                         row = key + (tok.address_raw, tok.source) + _NO_CARD + tail + kind_tail[tok.kind]
                 if key in seen:
@@ -417,7 +421,8 @@ class CallBuilder:
 
 # polars types of the row columns (what pl.from_arrow gives for the TELEGRAM_CALLS types); times as epoch s
 _PL_TYPES = {name: pl.Int64 if name in ("message_id", "card_age_s", "call_ts", "edited_ts") else
-             pl.Float64 if name.endswith("_usd") else pl.Boolean if name == "edited" else pl.String
+             pl.Float64 if name.endswith("_usd") or name == "card_bonding_pct" else
+             pl.Boolean if name == "edited" else pl.String
              for name in _ROW_COLS}
 _TS_COLS = ("call_ts", "edited_ts")
 _Q_TYPES = {"export_id": pl.String, "seq": pl.Int64, "source_file": pl.String, "chat_name": pl.String,

@@ -12,6 +12,13 @@ tree: `├ <mint>`, `└ #SOL | 🌱 8h | 👁️ 663`, `├ USD:`, `├ MC:`, `
 `Top 10`, `Dev Sold`, `Dex Paid`. The structure with more of its elements wins, the sender breaking a tie; a
 card with neither gives what its labels say (mint, pair, chain, price, market cap, liquidity, age) and no name
 or ticker.
+
+The venue (`dex`) is what follows `@` on Rick's `🌐` line, else a `DEX:` / `Venue:` label, else a line that
+is nothing but a known venue's name after its tree mark and emoji (Phanes' `├ 💊 Pump.fun`). A pump.fun
+venue (`Pump.fun`, `pumpfun`, `pump fun`) puts the token on its bonding curve; the curve's progress
+(`bonding_pct`) is the percent after `Bonding:`, `Bonding Curve:` or `BC:`, kept only for a card on the
+curve (a pump.fun venue, or none named): a token that migrated trades in a pool, whatever the card still says
+of its curve.
 """
 
 from __future__ import annotations
@@ -82,6 +89,26 @@ _LEAD_RE = re.compile(r"[\s\u200b-\u200f\u2060\u20e3\u2190-\u2bff\ufe0e\ufe0f\U0
 _HEAD_LINES = 3  # Phanes may put a banner line above its header
 
 _RICK_CHAIN_RE = re.compile(r"🌐[^\S\n]*([A-Za-z][A-Za-z ]*?)[^\S\n]*@")
+# the venue: `🌐 Solana @ Raydium` (to the end of the line or a field separator), a `DEX:` / `Venue:` label,
+# or a line holding only a known venue (after a tree mark and emoji); `Dex Paid:` is no venue label
+_VENUE_END = r"[^\S\n]*([^\n|⋅•⇨]*?)[^\S\n]*(?:[|⋅•⇨]|$)"
+_RICK_VENUE_RE = re.compile(r"🌐[^@\n]*@" + _VENUE_END, re.MULTILINE)
+_VENUE_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:DEX|Dex|Venue):" + _VENUE_END, re.MULTILINE)
+_VENUES = (r"pump(?:\.|[^\S\n])?fun|pump[^\S\n]?swap|raydium(?:[^\S\n]+(?:cpmm|clmm|amm|v4|launchlab))?"
+           r"|meteora(?:[^\S\n]+(?:dlmm|damm(?:[^\S\n]?v2)?|dyn))?|orca|moonshot|bonk\.?fun|letsbonk"
+           r"|launchlab|uniswap(?:[^\S\n]?v[234])?|pancake[^\S\n]?swap(?:[^\S\n]?v[23])?|sushi[^\S\n]?swap"
+           r"|aerodrome|velodrome|baseswap|camelot|trader[^\S\n]?joe|four\.meme")
+_EMOJI = r"\u200b-\u200f\u2060\u20e3\u2190-\u2bff\ufe0e\ufe0f\U0001f000-\U0001faff\U000e0000-\U000e007f"
+# a line that is a venue and nothing else; found by its name in the lower-cased text first (one search without
+# flags is several times cheaper than a case-blind search line by line, and this runs per card)
+_VENUE_NAME_RE = re.compile(_VENUES)
+_VENUE_LINE_RE = re.compile(r"(?:[" + _EMOJI + r"]|[^\S\n])*((?i:" + _VENUES + r"))[^\S\n]*")
+_EDGE_EMOJI_RE = re.compile(r"^[\s" + _EMOJI + r"]+|[\s" + _EMOJI + r"]+$")
+# pump.fun itself, not its AMM (PumpSwap, "Pump.fun AMM": a pool after migration)
+_PUMP_FUN_RE = re.compile(r"\W*pump(?:\.|\s)?fun\W*", re.IGNORECASE)
+# bonding-curve progress: `Bonding: 45%`, `📈 Bonding Curve: 45.2%`, `BC: 45%` (a bar of blocks may come first)
+_BONDING_RE = re.compile(r"(?<![A-Za-z])(?:(?i:bonding(?:[^\S\n]+curve)?(?:[^\S\n]+progress)?)|BC)[^\S\n]*:"
+                         r"[^\S\n]*(?:[▰▱■□▪▫█▓▒░●○][^\S\n]*)*([0-9]+(?:\.[0-9]+)?)[^\S\n]*%")
 _HASHTAG_RE = re.compile(r"#([A-Za-z]+)\b")
 _ADDR_LINE_RE = re.compile(r"^[^\S\n]*[├└│]?[^\S\n]*(" + _ADDR + r")[^\S\n]*$", re.MULTILINE)
 # birdeye names a pool as /pair/<pool> or /token/<mint>/<pool>; the link classification keeps only the mint
@@ -180,6 +207,8 @@ class Card(NamedTuple):
     mcap_usd: float | None = None
     liquidity_usd: float | None = None
     age_s: int | None = None
+    dex: str | None = None           # venue on the card (Raydium, PancakeSwap, Pump.fun, ...)
+    bonding_pct: float | None = None  # pump.fun bonding-curve progress, percent (a card on the curve only)
 
 
 def bot_kind(name: str | None, extra: frozenset[str] = frozenset()) -> str | None:
@@ -281,6 +310,56 @@ def _chain_of_card(fmt: str | None, text: str) -> str | None:
     return None
 
 
+def is_pump_fun(venue: str | None) -> bool:
+    """Whether a card's venue is pump.fun (`Pump.fun`, `pumpfun`, `pump fun`, any case): the token is still on
+    its bonding curve."""
+    return bool(venue) and _PUMP_FUN_RE.fullmatch(venue) is not None
+
+
+def _venue_after(rx: re.Pattern, text: str) -> str | None:
+    m = rx.search(text)
+    return _EDGE_EMOJI_RE.sub("", m.group(1)) or None if m else None
+
+
+def parse_venue(text: str) -> str | None:
+    """The venue a card names: after `@` on a `🌐` line, after `DEX:` / `Venue:`, or a line holding only a
+    known venue (`├ 💊 Pump.fun`); as written, trimmed of spaces and emoji; None when it names none."""
+    if "🌐" in text:
+        venue = _venue_after(_RICK_VENUE_RE, text)
+        if venue:
+            return venue
+    if "DEX:" in text or "Dex:" in text or "Venue:" in text:
+        venue = _venue_after(_VENUE_LABEL_RE, text)
+        if venue:
+            return venue
+    low = text.lower()
+    if len(low) != len(text):  # a character whose lower case is longer: offsets differ, test every line
+        return next((m.group(1) for m in map(_VENUE_LINE_RE.fullmatch, text.split("\n")) if m), None)
+    m = _VENUE_NAME_RE.search(low)
+    while m:
+        start, end = low.rfind("\n", 0, m.start()) + 1, low.find("\n", m.end())
+        end = len(low) if end < 0 else end
+        line = _VENUE_LINE_RE.fullmatch(text, start, end)
+        if line:
+            return line.group(1)
+        m = _VENUE_NAME_RE.search(low, end)
+    return None
+
+
+def parse_bonding(text: str, venue: str | None = None) -> float | None:
+    """Bonding-curve progress in percent after `Bonding:`, `Bonding Curve:` or `BC:`, for a card on the curve
+    (its venue pump.fun, or none named); None otherwise, or when no 0-100 percent follows the label."""
+    if "%" not in text or (venue and not is_pump_fun(venue)):
+        return None
+    if "onding" not in text and "ONDING" not in text and "BC" not in text:  # cheaper than the search
+        return None
+    m = _BONDING_RE.search(text)
+    if m is None:
+        return None
+    pct = float(m.group(1))
+    return pct if pct <= 100.0 else None
+
+
 def _code_mint(codes) -> str | None:
     for c in codes:
         c = c.strip()
@@ -359,5 +438,6 @@ def parse_card(bot: str, text: str, hrefs: list[str] | tuple[str, ...] = (),
     mcap = parse_amount(_figure(_MCAP[fmt], text))
     if mcap is None and head_mc:  # Rick's header [MCAP/CHANGE%]
         mcap = parse_amount(head_mc)
+    dex = parse_venue(text)
     return Card(bot, mint, chain, pair, name, ticker, parse_amount(_figure(PRICE_LABELS, text)), mcap,
-                parse_amount(_figure(_LIQ[fmt], text)), _age(_AGE[fmt], text))
+                parse_amount(_figure(_LIQ[fmt], text)), _age(_AGE[fmt], text), dex, parse_bonding(text, dex))

@@ -42,6 +42,9 @@ def random_raw(seed: int, tokens: int = 6, minutes: int = 3000) -> pl.DataFrame:
                     "close": c,
                     "volume_usd": pl.Series(vol).set(pl.Series(rng.random(n) < 0.05), None),
                     "source": "synthetic",
+                    # missing where the USD volume is not, and the other way round
+                    "volume_tokens": pl.Series(vol * rng.uniform(1e3, 1e6)).set(
+                        pl.Series(rng.random(n) < 0.1), None),
                 }
             )
         )
@@ -56,12 +59,13 @@ def naive(raw: pl.DataFrame, interval: str) -> pl.DataFrame:
         sec = int(r["open_ts"].timestamp())
         k = (r["chain"], r["address"], sec // step * step)
         if k not in out:
-            out[k] = [r["open"], r["high"], r["low"], r["close"], r["volume_usd"]]
+            out[k] = [r["open"], r["high"], r["low"], r["close"], r["volume_usd"], r.get("volume_tokens")]
         else:
             b = out[k]
             b[1], b[2], b[3] = max(b[1], r["high"]), min(b[2], r["low"]), r["close"]
-            if r["volume_usd"] is not None:
-                b[4] = r["volume_usd"] if b[4] is None else b[4] + r["volume_usd"]
+            for i, col in ((4, "volume_usd"), (5, "volume_tokens")):
+                if r.get(col) is not None:
+                    b[i] = r[col] if b[i] is None else b[i] + r[col]
     return out
 
 
@@ -79,6 +83,8 @@ def test_matches_naive_reference(interval):
         b = want[(r["chain"], r["address"], sec)]
         assert [r["open"], r["high"], r["low"], r["close"]] == b[:4]
         assert (r["volume_usd"] is None and b[4] is None) or r["volume_usd"] == pytest.approx(b[4], rel=1e-12)
+        vt = r["volume_tokens"]
+        assert (vt is None and b[5] is None) or vt == pytest.approx(b[5], rel=1e-12)
     AGGREGATED_CANDLES.conform(agg.to_arrow())
     assert rollup_mismatches(raw, agg, interval) == 0
 
@@ -112,6 +118,13 @@ def test_gaps_stay_gaps_and_fill_carries_the_close():
         assert (r["open"], r["high"], r["low"], r["close"], r["volume_usd"]) == (1.55, 1.55, 1.55, 1.55, 0.0)
         assert r["chain"] == "solana" and r["address"] == "a"
     RAW_CANDLES.conform(filled.to_arrow())
+    assert "volume_tokens" not in filled.columns  # columns follow the input
+    # the volume in tokens sums like the USD one; a filled gap traded none
+    tokens = raw.with_columns(pl.Series("volume_tokens", [100.0, None, 70.0]))
+    for fill, want in ((False, [100.0, 70.0]), (True, [100.0, 0.0, 0.0, 70.0])):
+        assert aggregate_candles(tokens, "5m", fill=fill)["volume_tokens"].to_list() == want
+    none = raw.with_columns(pl.lit(None, pl.Float64).alias("volume_tokens"))
+    assert aggregate_candles(none, "5m")["volume_tokens"].to_list() == [None, None]
 
 
 def test_interval_parsing_and_empty_input():

@@ -38,6 +38,8 @@ CORRUPT = {
     "zero": {"o": 0.0},
     "negative": {"l": -1e-5},
     "negvol": {"v_usd": -5.0},
+    "negvol_tokens": {"v": -5.0},      # Birdeye only: the volume in tokens (GeckoTerminal derives it)
+    "garbage_tokens": {"v": "abc"},    # Birdeye only
     "highlow": {"h": 1e-9},            # high below low (and below open and close)
     "offgrid": {"unix_time": 7},       # 7 s past its minute
     "null": {"c": None},

@@ -70,6 +70,9 @@ def test_happy_path_chunks_and_rerun_makes_no_requests(market, caplog):
     assert b.candles.columns == RAW_CANDLES.columns
     assert b.candles.select(pl.struct("chain", "address", "interval", "open_ts").is_unique().all()).item()
     assert set(b.ledger["status"]) == {"ok"} and b.ledger.columns == CANDLE_LEDGER.columns
+    # `v` is the volume in tokens (the fake market trades 1,000 tokens a dollar); OHLCV reports no liquidity
+    assert (b.candles["volume_tokens"] == b.candles["volume_usd"] * 1000).all()
+    assert b.ledger["pool_liquidity_usd"].is_null().all()
     # second run, same ledger: zero requests, same candles
     n = len(market.requests)
     b2 = run(src, store, calls, horizon_s=4 * 86400)

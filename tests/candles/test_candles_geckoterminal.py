@@ -8,7 +8,9 @@ import time
 import polars as pl
 import pytest
 
-from quantbot_pipelines.candles import GeckoTerminalSource, collect_candles
+from quantbot_pipelines.candles import CandleRequest, GeckoTerminalSource, collect_candles
+from quantbot_pipelines.candles.geckoterminal import _reserve, _rows_frame
+from quantbot_pipelines.candles.validate import check_candles
 from tests.candles.fake_market import FakeMarket, MemoryStore, calls_frame, expected_open_times
 
 DAY = dt.date(2025, 3, 1)
@@ -46,6 +48,9 @@ def test_most_liquid_pool_paged_backwards_and_recorded(market):
     assert b.candles["open_ts"].dt.epoch("s").to_list() == expected_open_times("0xtok", s, e)
     row = b.ledger.row(0, named=True)
     assert row["status"] == "ok" and row["pool_address"] == "0xtok_main" and row["requests"] == 4
+    assert row["pool_liquidity_usd"] == 85000.1  # the listed reserve_in_usd of the pool picked
+    # v is USD (currency=usd): the volume in tokens is derived at the close
+    assert (b.candles["volume_tokens"] - b.candles["volume_usd"] / b.candles["close"]).abs().max() < 1e-9
     n = len(market.requests)
     assert run(src, store, calls_frame([("ethereum", "0xtok", T0)])).stats["requests"] == 0
     assert len(market.requests) == n
@@ -60,6 +65,8 @@ def test_tail_reuses_the_recorded_pool(market):
     new = market.requests[n:]
     assert new and not any(r["path"].endswith("/pools") for r in new)
     assert set(b.ledger["pool_address"]) == {"Sol1_main"} and b.stats["windows_complete"] == 1
+    # the first run's answer has the listed reserve; the tail's pool came from the ledger, unlisted: none
+    assert sorted(b.ledger["pool_liquidity_usd"].to_list(), key=lambda x: x is None) == [85000.1, None]
     assert b.candles.select(pl.col("open_ts").is_unique().all()).item()
 
 
@@ -78,3 +85,19 @@ def test_requests_per_minute_is_kept(market):
     t = time.perf_counter()
     run(src, MemoryStore(), calls_frame([("solana", "Paced", T0)]))
     assert len(market.requests) == 4 and time.perf_counter() - t >= 0.29
+
+
+def test_volume_in_tokens_is_derived_at_the_close():
+    f = _rows_frame([[0, 1.0, 2.0, 0.5, 1.6, 8.0], [60, 1.0, 2.0, 0.5, 0.0, 8.0],
+                     [120, 1.0, 2.0, 0.5, "x", 8.0], [180, 1.0, 2.0, 0.5, 1.6],
+                     [240, 1.0, 2.0, 0.5, 1.6, "junk"], [300, 1.0, 2.0, 0.5, 1.6, -8.0]])
+    vt = f["volume_tokens"].to_list()
+    assert vt[0] == 5.0 and vt[1] is None and vt[2] is None and vt[3] is None  # no close, no volume: none
+    assert vt[4] != vt[4] and vt[5] == -5.0  # garbage stays NaN, a negative volume stays negative
+    # a close that is no price is counted for the price, not for a volume made up from it
+    got = check_candles(f, CandleRequest("eth", "0xt", "1m", 0, 360))
+    assert got.invalid == {"not_a_number": 1, "non_finite": 1, "non_positive_price": 1, "negative_volume": 1}
+    # the reserve of a listed pool: a number or its spelling, else none
+    listed = ("85000.1", 12, None, "n/a", "NaN", "-1")
+    assert [_reserve({"attributes": {"reserve_in_usd": v}}) for v in listed] == [85000.1, 12.0] + [None] * 4
+    assert _reserve({}) is None

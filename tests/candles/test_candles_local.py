@@ -33,8 +33,49 @@ def test_synthetic_is_deterministic_and_joins_seamlessly():
         b = collect_candles(calls, day=DAY, source=m, ledger=store.ledger, read_stored=store.read_stored, now=now)
         store.save(DAY, b)
     whole = m.candles("solana", "Tok1", T0 - 3600, T0 + 172860, anchor_ts=T0)  # the window's last candle too
-    assert b.candles.select("open_ts", "open", "high", "low", "close", "volume_usd").with_columns(
-        pl.col("open_ts").dt.epoch("s")).equals(whole)
+    cols = ("open_ts", "open", "high", "low", "close", "volume_usd", "volume_tokens")
+    assert b.candles.select(cols).with_columns(pl.col("open_ts").dt.epoch("s")).equals(whole)
+
+
+def test_synthetic_volume_in_tokens():
+    m = SyntheticMarket(seed=7)
+    one = m.candles("solana", "Tok1", T0 - 3600, T0 + 86400, anchor_ts=T0)
+    typical = (one["open"] + one["high"] + one["low"] + one["close"]) / 4
+    assert np.allclose(one["volume_tokens"].to_numpy(), (one["volume_usd"] / typical).to_numpy(), rtol=1e-12)
+    assert (one["volume_tokens"] > 0).all()
+    # a coarser candle sums its minutes' token volumes, as the rollup of the 1m candles does
+    five = m.candles("solana", "Tok1", T0 - 3600, T0 + 86400, anchor_ts=T0, interval="5m")
+    minutes = (one.with_columns((pl.col("open_ts") - pl.col("open_ts") % 300).alias("b"))
+               .group_by("b").agg(pl.col("volume_tokens").sum()).sort("b"))
+    assert minutes["b"].to_list() == five["open_ts"].to_list()
+    assert np.allclose(minutes["volume_tokens"].to_numpy(), five["volume_tokens"].to_numpy(), rtol=1e-12)
+
+
+def test_synthetic_pool_liquidity():
+    m = SyntheticMarket(seed=7)
+    names = [f"T{i}" for i in range(300)]
+    pools = [m.pool_liquidity_usd("solana", n) for n in names]
+    assert all(5e3 <= p <= 2e5 for p in pools) and len(set(pools)) == len(pools)
+    assert min(pools) < 1e4 and max(pools) > 1e5  # spread over the range
+    assert SyntheticMarket(seed=8).pool_liquidity_usd("solana", "T0") != pools[0]
+    # every answer of the token reports the same pool, whatever the window, the anchor or the interval
+    dead = next(n for n in names if m.scenario("solana", n, T0) == "dead")
+    live = next(n for n in names if m.scenario("solana", n, T0) == "pump")
+    for name in (dead, live):
+        got = {m.fetch(CandleRequest("solana", name, iv, T0 + k * 3600, T0 + (k + 2) * 3600,
+                                     anchor_ts=T0 + a)).pool_liquidity_usd
+               for k in (0, 10) for a in (0, 600) for iv in ("1m", "5m")}
+        assert got == {m.pool_liquidity_usd("solana", name)}
+    assert m.fetch(CandleRequest("solana", dead, "1m", T0, T0 + 3600, anchor_ts=T0)).status == "no_trades"
+    # and the ledger row of each answer carries it
+    store = MemoryStore()
+    calls = calls_frame([("solana", live, T0), ("solana", dead, T0), ("unknown", "who", T0)])
+    b = collect_candles(calls, day=DAY, source=m, ledger=store.ledger, read_stored=store.read_stored,
+                        now=T0 + 5 * 86400)
+    led = {r["address"]: r for r in b.ledger.iter_rows(named=True)}
+    assert led[live]["pool_liquidity_usd"] == m.pool_liquidity_usd("solana", live)
+    assert led[dead]["pool_liquidity_usd"] == m.pool_liquidity_usd("solana", dead)
+    assert led["who"]["status"] == "skipped" and led["who"]["pool_liquidity_usd"] is None
 
 
 def test_synthetic_paths_look_like_memecoins():
@@ -78,7 +119,8 @@ def test_file_source_csv_and_parquet(tmp_path):
     (tmp_path / "base").mkdir()
     ts = [T0 - 120 + 60 * i for i in range(10)]
     pl.DataFrame({"open_ts": ts, "open": [1.0] * 10, "high": [2.0] * 10, "low": [0.5] * 10, "close": [1.5] * 10,
-                  "volume_usd": [10.0] * 10}).write_parquet(tmp_path / "solana" / "SolTok.parquet")
+                  "volume_usd": [10.0] * 10, "volume_tokens": [6.5] * 10}).write_parquet(
+        tmp_path / "solana" / "SolTok.parquet")
     iso = [dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in ts]
     pl.DataFrame({"open_ts": iso, "open": [3.0] * 10, "high": [4.0] * 10, "low": [2.5] * 10,
                   "close": [3.5] * 10}).write_csv(tmp_path / "base" / "0xfeed.csv")
@@ -92,6 +134,10 @@ def test_file_source_csv_and_parquet(tmp_path):
     window = [t for t in ts if T0 - 60 <= t < T0 + 360]
     assert got == {"SolTok": window, "0xfeed": window}
     assert b.candles.filter(pl.col("address") == "0xfeed")["volume_usd"].is_null().all()
+    # volume_tokens is optional: read when the file has it, else null
+    assert b.candles.filter(pl.col("address") == "SolTok")["volume_tokens"].to_list() == [6.5] * len(window)
+    assert b.candles.filter(pl.col("address") == "0xfeed")["volume_tokens"].is_null().all()
+    assert b.ledger["pool_liquidity_usd"].is_null().all()  # files report no pool
     st = dict(zip(b.ledger["address"], b.ledger["status"], strict=True))
     assert st == {"SolTok": "ok", "0xfeed": "ok", "0xmissing": "token_unknown", "who": "skipped"}
     # a file dropped in later is picked up on the next run (reading files costs nothing)

@@ -197,5 +197,9 @@ def test_the_journal_reads_back_what_it_was_given(tmp_path):
     for a in answers:
         b = back[a.answer_id]
         assert b.row == a.row and b.candles.equals(a.candles) and b.credits == a.credits
+    # the pool's liquidity and the volume in tokens travel with the answer
+    assert all(a.row["pool_liquidity_usd"] == src.pool_liquidity_usd("solana", a.row["address"])
+               for a in answers)
+    assert all(a.candles["volume_tokens"].null_count() == 0 for a in answers if a.candles.height)
     journal.forget(list(back.values()))
     assert journal.read() == [] and not any((tmp_path / "wh" / CANDLE_ANSWERS.name).iterdir())

@@ -75,18 +75,27 @@ def test_the_worked_example_of_the_rule():
     ({"open_ts": 1}, "off_grid"), ({"low": 1.15}, "low_above_open_or_close"),
     ({"high": 0.5, "low": 0.9}, "high_below_open_or_close"),  # high < low breaks one of the two, here this one
     ({"high": 1.05}, "high_below_open_or_close"), ({"volume_usd": -0.01}, "negative_volume"),
+    # the volume in tokens follows the rules of the USD volume
+    ({"volume_tokens": NAN}, "non_finite"), ({"volume_tokens": INF}, "non_finite"),
+    ({"volume_tokens": -0.01}, "negative_volume"),
+    ({"volume_tokens": -1.0, "low": 0.0}, "non_positive_price"),  # the first rule broken counts
 ])
 def test_each_rule_on_its_own(values, reason):
-    base = {"open_ts": 0, "open": 1.0, "high": 1.2, "low": 0.9, "close": 1.1, "volume_usd": 5.0}
+    base = {"open_ts": 0, "open": 1.0, "high": 1.2, "low": 0.9, "close": 1.1, "volume_usd": 5.0,
+            "volume_tokens": 4.5}
     req = CandleRequest("solana", "Tok", "1m", 0, 120)
     got = check_candles(pl.DataFrame([base, base | {"open_ts": 60} | values]), req)
     assert got.invalid == {reason: 1} and got.valid["open_ts"].to_list() == [0]
-    assert check_candles(pl.DataFrame([base | {"volume_usd": None}]), req).invalid == {}  # null volume is valid
+    for nulls in ({"volume_usd": None}, {"volume_tokens": None}, {"volume_usd": None, "volume_tokens": None}):
+        assert check_candles(pl.DataFrame([base | nulls]), req).invalid == {}  # a null volume is valid
+    # a frame without volume_tokens (a source that gives none) has it null
+    got = check_candles(pl.DataFrame([{k: v for k, v in base.items() if k != "volume_tokens"}]), req)
+    assert got.invalid == {} and got.valid["volume_tokens"].to_list() == [None]
 
 
 def test_bad_candles_are_not_stored_and_their_window_is_not_covered(market):
-    kinds = ["nan", "nan_literal", "inf", "zero", "negative", "negvol", "highlow", "offgrid", "null", "string",
-             "bool"]
+    kinds = ["nan", "nan_literal", "inf", "zero", "negative", "negvol", "negvol_tokens", "garbage_tokens",
+             "highlow", "offgrid", "null", "string", "bool"]
     for k in kinds:
         market.faults[f"T{k}"] = [f"candles:{k}"]
     market.faults["Tnumstring"] = ["candles:numstring"]  # a number spelled as a string is a number
@@ -96,8 +105,9 @@ def test_bad_candles_are_not_stored_and_their_window_is_not_covered(market):
     led = {r["address"]: r for r in b.ledger.iter_rows(named=True)}
     s, e = window(T0)
     want = {"nan": "non_finite", "nan_literal": "non_finite", "inf": "non_finite", "zero": "non_positive_price",
-            "negative": "non_positive_price", "negvol": "negative_volume", "highlow": "high_below_open_or_close",
-            "offgrid": "off_grid", "null": "not_a_number", "string": "not_a_number", "bool": "not_a_number"}
+            "negative": "non_positive_price", "negvol": "negative_volume", "negvol_tokens": "negative_volume",
+            "garbage_tokens": "non_finite", "highlow": "high_below_open_or_close", "offgrid": "off_grid",
+            "null": "not_a_number", "string": "not_a_number", "bool": "not_a_number"}
     for k in kinds:
         row = led[f"T{k}"]
         assert (row["status"], row["invalid_candles"], row["requests"]) == ("invalid", 1, 1), (k, row)
@@ -105,8 +115,8 @@ def test_bad_candles_are_not_stored_and_their_window_is_not_covered(market):
         stored = b.candles.filter(pl.col("address") == f"T{k}")["open_ts"].dt.epoch("s").to_list()
         assert stored == expected_open_times(f"T{k}", s, e)[1:], k  # every candle but the spoiled first
     assert (led["Tnumstring"]["status"], led["Tnumstring"]["invalid_candles"]) == ("ok", 0)
-    assert b.stats["invalid_candles"] == {"not_a_number": 3, "non_finite": 3, "non_positive_price": 2,
-                                          "off_grid": 1, "high_below_open_or_close": 1, "negative_volume": 1}
+    assert b.stats["invalid_candles"] == {"not_a_number": 3, "non_finite": 4, "non_positive_price": 2,
+                                          "off_grid": 1, "high_below_open_or_close": 1, "negative_volume": 2}
     assert b.stats["invalid_windows"] == len(kinds) and b.stats["windows_incomplete"] == len(kinds)
     cov = dict(zip(b.coverage["address"], b.coverage["status"], strict=True))
     assert all(cov[f"T{k}"] == "invalid" for k in kinds) and cov["Tnumstring"] == "ok"
@@ -182,8 +192,12 @@ def test_stored_problems_cover_volume_and_the_grid():
     candles = pl.DataFrame({"interval": ["1m", "1m", "1m", "5m"], "open_ts": at,
                             "volume_usd": [1.0, -2.0, INF, None]})
     assert stored_candle_problems(candles) == {"negative_volume": 1, "non_finite_volume": 1, "open_ts_off_grid": 1}
+    # the volume in tokens too; a candle with both volumes wrong counts once
+    tokens = candles.with_columns(pl.Series("volume_tokens", [-1.0, -3.0, None, NAN]))
+    assert stored_candle_problems(tokens) == {"negative_volume": 2, "non_finite_volume": 2,
+                                              "open_ts_off_grid": 1}
 
 
 def test_the_fault_kinds_of_the_fake_market_are_all_checked():
-    assert set(CORRUPT) == {"nan", "nan_literal", "inf", "zero", "negative", "negvol", "highlow", "offgrid", "null",
-                            "string", "numstring", "bool"}
+    assert set(CORRUPT) == {"nan", "nan_literal", "inf", "zero", "negative", "negvol", "negvol_tokens",
+                            "garbage_tokens", "highlow", "offgrid", "null", "string", "numstring", "bool"}

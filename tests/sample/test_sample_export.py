@@ -189,6 +189,10 @@ def test_sample_content_covers_the_cases(sample_inbox, sample):
         "💊",
         "🌐 Solana @",
         "🌐 BSC @ PancakeSwap",
+        "🌐 Solana @ Pump.fun",  # tokens still on pump.fun's bonding curve
+        "📈 Bonding Curve: ",
+        "├ 💊 Pump.fun",
+        "├ Bonding: ",
         "💰 USD:",
         "💎 FDV:",
         "⇨ ATH:",

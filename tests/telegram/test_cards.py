@@ -5,7 +5,16 @@ import json
 import pytest
 
 from quantbot_pipelines.telegram import parse_export
-from quantbot_pipelines.telegram.cards import bot_kind, card_format, parse_age, parse_amount, parse_card
+from quantbot_pipelines.telegram.cards import (
+    bot_kind,
+    card_format,
+    is_pump_fun,
+    parse_age,
+    parse_amount,
+    parse_bonding,
+    parse_card,
+    parse_venue,
+)
 from tests.telegram.conftest import CDOG, DCAP, DCAP_PAIR, FIN, GRC, PEPE, PUMP, SHORT43
 
 RICK = ("💊 Doge Captain [48.2K/310%] $DCAP\n🌐 Solana @ Raydium\n💰 USD: $0.0000482\n💎 FDV: $48.2K ⇨ ATH: $52K\n"
@@ -30,12 +39,13 @@ def test_rick_card_fields_and_pair():
                                                                          "solana")
     assert card.pair == DCAP_PAIR
     assert (card.price_usd, card.mcap_usd, card.liquidity_usd, card.age_s) == (0.0000482, 48_200, 19_000, 18_000)
+    assert (card.dex, card.bonding_pct) == ("Raydium", None)
 
 
 def test_rick_card_evm_chain_from_globe_line():
     text = f"💊 Cake Dog [1.2M/5%] $CDOG\n🌐 BSC @ PancakeSwap\n💰 USD: $0.01\n💎 FDV: $1.2M\n{CDOG}"
     card = parse_card("Rick", text, [f"https://dexscreener.com/bsc/0x{'1' * 40}"], [CDOG])
-    assert (card.chain, card.mint, card.pair) == ("bsc", CDOG, "0x" + "1" * 40)
+    assert (card.chain, card.mint, card.pair, card.dex) == ("bsc", CDOG, "0x" + "1" * 40, "PancakeSwap")
 
 
 def test_phanes_card_fields():
@@ -43,6 +53,7 @@ def test_phanes_card_fields():
     assert (card.name, card.ticker, card.mint, card.chain) == ("Cake Dog", "CDOG", CDOG, "bsc")
     assert (card.mcap_usd, card.liquidity_usd, card.age_s) == (1_200_000, 85_500, 3 * 86400)
     assert abs(card.price_usd - 0.0000482) < 1e-12
+    assert (card.dex, card.bonding_pct) == (None, None)  # no venue on this card
 
 
 def test_phanes_eth_and_base_hashtags():
@@ -280,6 +291,99 @@ def test_age(key, field, value):
     _check(key, field, value)
 
 
+@pytest.mark.parametrize(("key", "field", "value"), _table("dex", {
+    "rick_links": "Raydium", "rick_text_links": "Raydium", "rick_photon_only": "Raydium",
+    "rick_no_links": "Raydium", "rick_plain_head": "Raydium", "rick_header_mcap": "Raydium",
+    "rick_bsc": "PancakeSwap", "rick_eth": "Uniswap V3", "rick_base": "Aerodrome",
+    # these Phanes cards name no venue
+    "phanes": None, "phanes_pill": None, "phanes_gold": None, "phanes_plain_text": None, "phanes_bsc": None,
+    "phanes_eth": None, "phanes_base": None, "phanes_from_rick": None,
+    "rick_from_extra_bot": "Raydium", "neither": None,
+}))
+def test_dex(key, field, value):
+    _check(key, field, value)
+
+
+@pytest.mark.parametrize(("key", "field", "value"), _table("bonding_pct", {key: None for key in CARDS}))
+def test_no_bonding_curve_without_its_line(key, field, value):
+    _check(key, field, value)
+
+
+# ---- pump.fun cards: the venue puts the token on its bonding curve, the label gives its progress -----------
+
+PUMP_CARDS = {
+    # id -> (sender, text, dex, bonding_pct, liquidity)
+    "rick_pump_fun": ("Rick", _rick("💊 Pump It [12K/1%] $PUMP", PUMP, chain="Solana @ Pump.fun", fdv="$12K",
+                                    liq="$4,500", tail="\n📈 Bonding Curve: 45.2%"),
+                      "Pump.fun", 45.2, 4_500.0),
+    "rick_pumpfun_bc": ("Rick", _rick("💊 Pump It [12K/1%] $PUMP", PUMP, chain="Solana @ pumpfun",
+                                      tail="\nBC: 99.9% (84 SOL)"), "pumpfun", 99.9, 19_000.0),
+    "rick_pump_fun_spaced": ("Rick", _rick("💊 Pump It [12K/1%] $PUMP", PUMP, chain="Solana @ Pump Fun",
+                                           tail="\nBonding: 7%"), "Pump Fun", 7.0, 19_000.0),
+    # the venue alone on a tree line, the progress in the Stats tree
+    "phanes_pump_fun": ("Phanes", _phanes("💊 Trust Me Bro ($TRUST)", PUMP, lp="$9.1K").replace(
+        f"├ {PUMP}\n", f"├ {PUMP}\n├ 💊 Pump.fun\n").replace("├ 1H:", "├ Bonding: 63.5%\n├ 1H:"),
+        "Pump.fun", 63.5, 9_100.0),
+    "phanes_dex_line": ("Phanes", _phanes("Doge Captain ($DCAP)", DCAP).replace(
+        f"├ {DCAP}\n", f"├ {DCAP}\n├ 🔵 Raydium CPMM\n"), "Raydium CPMM", None, 19_000.0),
+    "phanes_dex_label": ("Phanes", _phanes("Doge Captain ($DCAP)", DCAP).replace(
+        "├ Vol:", "├ DEX: Meteora DLMM\n├ Vol:"), "Meteora DLMM", None, 19_000.0),
+    # no venue named: the label says it is a curve
+    "phanes_curve_no_venue": ("Phanes", _phanes("💊 Trust Me Bro ($TRUST)", PUMP).replace(
+        "├ 1H:", "├ 📈 Bonding Curve: ▰▰▰▱▱ 60%\n├ 1H:"), None, 60.0, 19_000.0),
+    # migrated: the pool is no curve, whatever the card still says of it
+    "rick_migrated": ("Rick", _rick("💊 Pump It [90K/1%] $PUMP", PUMP, chain="Solana @ PumpSwap",
+                                    tail="\n📈 Bonding Curve: 100%"), "PumpSwap", None, 19_000.0),
+    # on the curve, progress not shown
+    "rick_pump_fun_no_progress": ("Rick", _rick("💊 Pump It [12K/1%] $PUMP", PUMP, chain="Solana @ Pump.fun"),
+                                  "Pump.fun", None, 19_000.0),
+}
+
+
+@pytest.mark.parametrize("key", list(PUMP_CARDS))
+def test_pump_fun_venue_and_bonding_curve(key):
+    bot, text, dex, pct, liq = PUMP_CARDS[key]
+    card = parse_card(bot, text, [], [])
+    assert card.mint in (PUMP, DCAP) and card.chain == "solana"
+    assert (card.dex, card.bonding_pct, card.liquidity_usd) == (dex, pct, liq)
+    assert card.bot == card_format(text, bot)  # the new lines change no structure
+
+
+@pytest.mark.parametrize(("text", "venue"), [
+    ("🌐 Solana @ Raydium", "Raydium"),
+    ("🌐 Ethereum @ Uniswap V3\n💰 USD: $1", "Uniswap V3"),
+    ("🌐 BSC @ PancakeSwap ⋅ 🔥", "PancakeSwap"),        # a field separator ends it
+    ("🌐 Solana @ Pump.fun 💊", "Pump.fun"),              # trailing emoji are no part of it
+    ("🌐 Solana @ \n├ Orca", "Orca"),                    # an empty venue is none
+    ("├ 💊 Pump.fun", "Pump.fun"), ("└ 💊 PUMP.FUN", "PUMP.FUN"),
+    ("├ DEX: Meteora DLMM | 12%", "Meteora DLMM"),
+    ("└ Dex Paid: 🔴", None),                              # a label, not a venue
+    ("fees on raydium are crazy", None),                  # a venue named in a sentence is not the card's
+    ("Top 10: 21%", None), ("", None),
+])
+def test_venues(text, venue):
+    assert parse_venue(text) == venue
+
+
+@pytest.mark.parametrize(("text", "venue", "pct"), [
+    ("📈 Bonding Curve: 45.2%", None, 45.2), ("├ Bonding: 45%", "Pump.fun", 45.0),
+    ("BC: 99.9% (84 SOL)", "pumpfun", 99.9), ("bonding curve progress: ▰▰▰▱▱ 60%", "pump fun", 60.0),
+    ("Bonding Curve: 0%", None, 0.0),
+    ("Bonding Curve: 45.2%", "Raydium", None),   # migrated: a pool, no curve
+    ("Bonding Curve: 45.2%", "PumpSwap", None),
+    ("ABC: 45%", None, None),                     # not the BC label
+    ("Bonding: 120%", None, None),                # no progress
+    ("Bonding Curve: n/a", None, None), ("Bonding Curve: 45", None, None),
+])
+def test_bonding_progress(text, venue, pct):
+    assert parse_bonding(text, venue) == pct
+
+
+def test_pump_fun_spellings():
+    assert all(map(is_pump_fun, ("Pump.fun", "pumpfun", "PUMP FUN", "pump.fun", "💊 Pump.fun")))
+    assert not any(map(is_pump_fun, ("PumpSwap", "Pump.fun AMM", "Raydium", "", None)))
+
+
 @pytest.mark.parametrize(("key", "fmt"), [
     ("rick_links", "Rick"), ("rick_text_links", "Rick"), ("rick_plain_head", "Rick"), ("rick_bsc", "Rick"),
     ("phanes", "Phanes"), ("phanes_pill", "Phanes"), ("phanes_gold", "Phanes"), ("phanes_eth", "Phanes"),
@@ -380,3 +484,29 @@ def test_cards_in_an_export(tmp_path):
     assert (rows[1]["card_bot"], rows[1]["card_name"], rows[1]["card_ticker"], rows[1]["card_age_s"]) == (
         "Phanes", "God's Plan", "TRUST", 120)
     assert (rows[3]["address"], rows[3]["pair_address"], rows[3]["card_ticker"]) == (FIN, GRC, "FIN")
+    assert (rows[1]["card_dex"], rows[1]["card_bonding_pct"]) == (None, None)
+    assert (rows[3]["card_dex"], rows[3]["card_bonding_pct"]) == ("Raydium", None)
+
+
+def test_pump_fun_cards_in_an_export(tmp_path):
+    """card_dex and card_bonding_pct reach telegram_calls rows, from either bot."""
+    def msg(mid, sender, text, reply=None):
+        m = {"id": mid, "type": "message", "date_unixtime": str(1700000000 + mid), "from": sender,
+             "from_id": f"user{mid}", "text": text}
+        return m | ({"reply_to_message_id": reply} if reply else {})
+
+    rick, phanes = PUMP_CARDS["rick_pump_fun"][1], PUMP_CARDS["phanes_pump_fun"][1]
+    msgs = [msg(1, "Mia", f"gm {PUMP}"), msg(2, "Rick", rick, reply=1),
+            msg(3, "Bob", f"ape {PUMP}"), msg(4, "Phanes", phanes, reply=3),
+            msg(5, "Kai", f"old one {DCAP}"), msg(6, "Rick", _rick("💊 Doge Captain [48.2K/310%] $DCAP", DCAP),
+                                                   reply=5)]
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps({"name": "X", "type": "private_group", "id": 5, "messages": msgs}))
+    calls = parse_export(path).calls
+    assert calls.schema.field("card_bonding_pct").type == "double"
+    rows = {r["message_id"]: r for r in calls.to_pylist()}
+    assert (rows[1]["card_dex"], rows[1]["card_bonding_pct"], rows[1]["card_liquidity_usd"]) == (
+        "Pump.fun", 45.2, 4_500)
+    assert (rows[3]["card_dex"], rows[3]["card_bonding_pct"], rows[3]["card_liquidity_usd"]) == (
+        "Pump.fun", 63.5, 9_100)
+    assert (rows[5]["card_dex"], rows[5]["card_bonding_pct"]) == ("Raydium", None)

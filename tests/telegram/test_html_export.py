@@ -50,6 +50,7 @@ def test_card_in_another_file_resolves_call_by_reply(chat):
     assert (r["resolved_by"], r["card_bot"], r["card_ticker"], r["pair_address"]) == ("card", "Rick", "DCAP",
                                                                                       DCAP_PAIR)
     assert (r["address"], r["card_mcap_usd"], r["card_age_s"]) == (DCAP, 48_200, 12 * 60)
+    assert (r["card_dex"], r["card_bonding_pct"]) == ("Raydium", None)  # the <br> ends the 🌐 line
     assert "Rick" not in set(chat.calls.column("caller_name").to_pylist())
 
 

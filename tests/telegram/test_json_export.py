@@ -42,6 +42,7 @@ def test_card_resolves_call_with_pair_and_fields(one_chat):
     assert (r["pair_address"], r["card_ticker"], r["card_mcap_usd"], r["card_age_s"]) == (DCAP_PAIR, "DCAP",
                                                                                          48_200, 5 * 3600)
     assert r["first_call"] and not r["repeat"] and r["source_format"] == "json"
+    assert (r["card_dex"], r["card_bonding_pct"]) == ("Raydium", None)  # 🌐 Solana @ Raydium
 
 
 def test_bots_are_never_callers(one_chat):
@@ -59,6 +60,7 @@ def test_evm_chain_from_phanes_card(one_chat):
     r = rows_by(one_chat.calls, "message_id")[(5005,)]
     assert (r["chain"], r["address"], r["address_raw"], r["resolved_by"]) == ("bsc", CDOG, CDOG_RAW, "card")
     assert (r["card_bot"], r["card_ticker"], r["card_liquidity_usd"]) == ("Phanes", "CDOG", 85_500)
+    assert (r["card_dex"], r["card_bonding_pct"]) == (None, None)  # the Phanes card names no venue
 
 
 def test_deleted_account_forward_and_repeat(one_chat):

@@ -32,6 +32,7 @@ def candles(day: dt.date, n: int, *, tokens: int = 50, seed: int = 0, price: flo
         "volume_usd": pa.array(np.where(i % 7 == 0, np.nan, rng.random(n) * 1e4),
                                mask=i % 7 == 0),
         "source": pa.array(np.full(n, "synthetic")),
+        "volume_tokens": pa.array(np.where(i % 7 == 0, np.nan, rng.random(n) * 1e8), mask=i % 7 == 0),
     }, schema=RAW_CANDLES.schema)
 
 
