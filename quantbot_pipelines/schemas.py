@@ -230,6 +230,33 @@ AGGREGATED_CANDLES = TableSpec(
     schema=RAW_CANDLES.schema,
 )
 
+INTRABAR_CANDLES = TableSpec(
+    name="intrabar_candles",
+    doc="Finer candles (15s, 1s, ...) of the minutes where a trade's stop and take-profit were both crossed, fetched "
+        "once to settle them (docs/semantics.md#order-bounds).",
+    partition_by=("day",),
+    key=("chain", "address", "interval", "open_ts"),
+    schema=RAW_CANDLES.schema,
+)
+
+INTRABAR_LEDGER = TableSpec(
+    name="intrabar_ledger",
+    doc="What was asked of the candle source for finer candles, and what came back: never fetched twice.",
+    partition_by=("day",),
+    key=("source", "chain", "address", "interval", "start_ts"),
+    schema=CANDLE_LEDGER.schema,
+)
+
+INTRABAR_ANSWERS = TableSpec(
+    name="intrabar_answers",
+    doc="Answers for finer candles kept the moment they arrive, until their day's intrabar_candles and "
+        "intrabar_ledger are written.",
+    partition_by=("answer_id",),
+    key=("answer_id", "open_ts"),
+    transient=True,
+    schema=CANDLE_ANSWERS.schema,
+)
+
 TOKEN_ANALYTICS = TableSpec(
     name="token_analytics",
     doc="One row per call: how far and how fast the token ran after entry (no costs).",
@@ -471,7 +498,7 @@ RUN_FAILURES = TableSpec(
 ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, PAIR_TOKENS, RAW_CANDLES, CANDLE_LEDGER,
-              CANDLE_ANSWERS, AGGREGATED_CANDLES,
+              CANDLE_ANSWERS, AGGREGATED_CANDLES, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
               TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
               STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, PORTFOLIO_RESULTS, PORTFOLIO_BOOKS,
               RUN_FAILURES)
