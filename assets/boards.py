@@ -64,11 +64,21 @@ def caller_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
     ] for r in rows.iter_rows(named=True)], CALLER_COLUMNS)
 
 
+def _range(lo, hi) -> str:
+    """A low-high range of returns (docs/semantics.md#order-bounds); one figure when the two agree."""
+    if lo is None or hi is None:
+        return ""
+    return _signed_pct(lo) if abs(hi - lo) < 5e-4 else f"{_signed_pct(lo)} .. {_signed_pct(hi)}"
+
+
 def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
-    """Either strategy board (per strategy, or per caller x strategy), best first; returns in percent."""
+    """Either strategy board (per strategy, or per caller x strategy), best first; returns in percent, with
+    the range the same-candle order allows and, on the strategy board, the book's figures."""
     has_caller = "caller_id" in board.columns
+    has_book = "book_return" in board.columns
     columns = ["rank", "strategy"] + (["caller"] if has_caller else []) + [
-        "trades", "win rate", "mean", "median", "profit factor", "worst", "best", "exits", "incomplete"]
+        "trades", "win rate", "mean", "mean low .. high", "median", "profit factor", "worst", "best", "exits",
+        "incomplete"] + (["order", "book", "book max DD", "book Sharpe", "book rank"] if has_book else [])
     rows = board.sort(["rank", "mean_return"], descending=[False, True], nulls_last=True).head(top)
     out = []
     for r in rows.iter_rows(named=True):
@@ -77,8 +87,14 @@ def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
             cells.append(r.get("caller_name") or r["caller_id"])
         cells += [str(r["trades"]),
                   f"{r['win_rate'] * 100:.0f}%" if r["win_rate"] is not None else "",
-                  _signed_pct(r["mean_return"]), _signed_pct(r["median_return"]), _profit_factor(r["profit_factor"]),
+                  _signed_pct(r["mean_return"]), _range(r.get("mean_return_low"), r.get("mean_return_high")),
+                  _signed_pct(r["median_return"]), _profit_factor(r["profit_factor"]),
                   _signed_pct(r["worst_trade"]), _signed_pct(r["best_trade"]),
                   _top_exits(r["exit_reason_shares"]), str(r["incomplete_trades"] or 0)]
+        if has_book:
+            cells += ["rank depends on it" if r.get("order_sensitive") else "",
+                      _signed_pct(r["book_return"]), _signed_pct(r["book_max_drawdown"]),
+                      "" if r["book_sharpe"] is None else f"{r['book_sharpe']:.2f}",
+                      "" if r["book_rank"] is None else str(r["book_rank"])]
         out.append(cells)
     return _strings(out, columns)

@@ -19,6 +19,12 @@ import polars as pl
 from quantbot_pipelines.simulation import book_trades
 
 
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
 def ath_distribution_plot(analytics: pl.DataFrame, caller_ids: list[str]) -> bytes:
     """ATH multiples (non-repeat calls with an entry) per caller: box plots, calls on top, log scale."""
     a = analytics.filter(
@@ -45,9 +51,7 @@ def ath_distribution_plot(analytics: pl.DataFrame, caller_ids: list[str]) -> byt
         ax.set_ylabel("ATH multiple (log)")
         ax.set_title("ATH multiple after entry, top callers")
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        return _png(fig)
     finally:
         plt.close(fig)
 
@@ -77,8 +81,37 @@ def equity_curve_plot(trades: pl.DataFrame, strategies: list[str]) -> bytes:
             ax.legend(fontsize=7, loc="best")
         fig.autofmt_xdate()
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        return buf.getvalue()
+        return _png(fig)
+    finally:
+        plt.close(fig)
+
+
+def book_equity_plot(equity: pl.DataFrame, strategies: list[str], books: pl.DataFrame) -> bytes:
+    """PNG (800x450) of the books' equity in USD over time (docs/semantics.md#bankroll), one line per strategy,
+    the bankroll dashed."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    try:
+        drawn = 0
+        for name in strategies:
+            curve = equity.filter(pl.col("strategy") == name).sort("ts")
+            if curve.height == 0:
+                continue
+            row = books.filter(pl.col("strategy") == name).row(0, named=True)
+            dd = row["book_max_drawdown"]
+            ax.step(curve["ts"].to_list(), curve["equity"].to_list(), where="post", linewidth=1.4,
+                    label=f"{name} ({row['book_trades']} taken, max DD {100 * (dd or 0):.0f}%)")
+            drawn += 1
+        if drawn:
+            ax.axhline(float(books.get_column("bankroll_usd").max()), color="grey", linewidth=0.8, ls="--")
+            ax.legend(fontsize=7, loc="best")
+        else:
+            ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title("Books following the calls: equity (cash + open positions at cost)")
+        ax.set_xlabel("time (UTC)")
+        ax.set_ylabel("equity, USD")
+        ax.grid(alpha=0.3)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        return _png(fig)
     finally:
         plt.close(fig)

@@ -39,7 +39,7 @@ from dagster import (
 )
 
 from assets.partitions import RANGE_END, RANGE_START, day_ranges, range_tags, strategy_files
-from quantbot_pipelines.schemas import SIMULATION_RESULTS, TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS
+from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS
 from resources.settings import Settings
 
 WAVE, EXPORT, STRATEGY, REFRESH = "quantbot/wave", "quantbot/export", "quantbot/strategy", "quantbot/refresh"
@@ -51,12 +51,12 @@ STAGED = AssetKey(TELEGRAM_STAGED_CALLS.name)
 call_days_job = define_asset_job(
     "derive_call_days",
     selection=AssetSelection.assets(TELEGRAM_CALLS.name).downstream()
-    - AssetSelection.assets(SIMULATION_RESULTS.name).downstream(),
+    - AssetSelection.groups("simulation").downstream(),
     description="A range of call days through every day stage (calls, candles, aggregates, token analytics) "
                 "and the caller and token leaderboards, in one run.")
 simulation_job = define_asset_job(
     "simulate_strategies",
-    selection=AssetSelection.assets(SIMULATION_RESULTS.name) | AssetSelection.groups("leaderboards"),
+    selection=AssetSelection.groups("simulation", "leaderboards"),
     description="simulation_results over a range of call days x strategy files, and the leaderboards.")
 
 EXPORTS, DAYS, DAY_X_STRATEGY, NONE = "exports", "days", "day_x_strategy", "none"

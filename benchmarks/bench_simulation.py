@@ -9,7 +9,14 @@ candle arrays (a numba loop reading every open/high/low/close once).
     python -m benchmarks.bench_simulation            # full size: 2000 calls x 1440 candles
     BENCH_SIM_CALLS=200 python -m benchmarks.bench_simulation   # small, while developing
 
-Last line: vs_vectorbt=<vectorbt time / our time> max_abs_diff=<x> vs_one_pass=<ratio>, where vs_one_pass is
+Grid 3: grid 2 as sized trades (500 USD, impact xyk against pools of 5k-100k USD, at most 20 % of a candle's
+volume) through the kernel and the execution pass (docs/semantics.md#price-impact, #volume-caps), order bounds
+included, timed against grid 2 plain (unit size, bounds included) in the same run: `impact_vs_plain`. The
+bankroll: every strategy of a 100-strategy file as a book over 100,000 calls (benchmarks/bench_portfolio_part.py):
+`portfolio_s`.
+
+Last line: vs_vectorbt=<vectorbt time / our time> max_abs_diff=<x> vs_one_pass=<ratio>
+impact_vs_plain=<ratio> portfolio_s=<s>, where vs_one_pass is
 the time to simulate the WHOLE of grid 2 (all 50 strategies, all calls) over the time of one pass over the
 candle arrays (goal: <= 5). The line before it gives the same per strategy (grid 2 time / 50 / one
 pass), extra information only. Our kernel runs calls on numba's threads (NUMBA_NUM_THREADS); the serial
@@ -18,17 +25,21 @@ kernel's time is reported too.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
 import numba
 import numpy as np
+import polars as pl
 
 from benchmarks._report import table, write_section
+from benchmarks.bench_portfolio_part import bench_portfolio
 from quantbot_pipelines.backtest import CallWindows
 from quantbot_pipelines.simulation import Strategy
-from quantbot_pipelines.simulation.engine import run_block, strategy_arrays
+from quantbot_pipelines.simulation.engine import execute, execution_arrays, run_block, strategy_arrays
 from quantbot_pipelines.simulation.kernels import one_pass
+from quantbot_pipelines.simulation.pools import Pools
 
 CALLS = int(os.environ.get("BENCH_SIM_CALLS", "2000"))
 BARS = int(os.environ.get("BENCH_SIM_BARS", "1440"))
@@ -69,6 +80,10 @@ GRID2 = [Strategy(name=f"l{i}_a{a}_d{d}", take_profit=lad, stop_loss=0.5, traili
          for i, lad in enumerate(LADDERS) for a in (1.2, 1.5) for d in (0.1, 0.15, 0.2, 0.25, 0.3)]
 
 
+GRID3 = [dataclasses.replace(s, name=s.name + "_500", size_usd=500.0, impact="xyk", max_volume_share=0.2)
+         for s in GRID2]
+
+
 def best_of(fn, repeat: int = 3) -> float:
     times = []
     for _ in range(repeat):
@@ -81,6 +96,26 @@ def best_of(fn, repeat: int = 3) -> float:
 def run_ours(paths: CallWindows, strategies: list[Strategy], parallel: bool | None = None):
     return run_block(paths, strategy_arrays(strategies), strategies[0].horizon_s, 0, paths.n_calls,
                      parallel=parallel)
+
+
+def market(paths: CallWindows) -> tuple[CallWindows, Pools]:
+    """The paths with a traded volume per candle (lognormal around 2,000 USD a minute) and a pool per call."""
+    rng = np.random.default_rng(SEED + 1)
+    volume = np.exp(rng.normal(np.log(2_000), 1.0, paths.open.shape[0]))
+    pools = Pools(pool_usd=np.exp(rng.uniform(np.log(5_000), np.log(100_000), paths.n_calls)),
+                  on_curve=np.zeros(paths.n_calls, np.bool_), source=pl.Series(["card"] * paths.n_calls))
+    return dataclasses.replace(paths, volume=volume), pools
+
+
+def run_sized(paths: CallWindows, pools: Pools, strategies: list[Strategy]):
+    """Kernel, then the execution pass for the trades and for their other same-candle reading."""
+    t = run_ours(paths, strategies)
+    ex = execution_arrays(strategies)
+    hi = paths.n_calls
+    execute(paths, ex, pools, 0, hi, t.exit_i, t.n_fills, t.fill_i, t.fill_px, t.fill_frac, t.fill_reason)
+    execute(paths, ex, pools, 0, hi, np.where(t.ambiguous > 0, t.exit_i, -1), t.alt_n_fills, t.alt_fill_i,
+            t.alt_fill_px, t.alt_fill_frac, t.alt_fill_reason)
+    return t
 
 
 def run_vectorbt(o, h, lo, c):
@@ -173,6 +208,15 @@ def main() -> None:
     vs_one_pass = t_grid2 / t_pass  # the whole grid: all strategies, all calls
     per_strategy = vs_one_pass / len(GRID2)
 
+    # grid 3: the same strategies as sized trades with impact, volume caps and order bounds
+    real, pools = market(paths)
+    run_sized(market(small)[0], market(small)[1], GRID3)
+    t_plain = best_of(lambda: run_ours(real, GRID2), repeat=5)
+    t_sized = best_of(lambda: run_sized(real, pools, GRID3), repeat=5)
+    impact_vs_plain = t_sized / t_plain
+    book = bench_portfolio()
+    portfolio_s = book["engine_s"]
+
     t_e2e = end_to_end(o, h, lo, c)
     bar_evals = candles * len(GRID1)
     rows = [
@@ -189,6 +233,12 @@ def main() -> None:
          "seconds": f"{t_grid2_serial:.4f}",
          "bar-evaluations/s (full windows)": f"{candles * len(GRID2) / t_grid2_serial:,.0f}",
          "candles actually read": f"{evaluated2:,}"},
+        {"run": "grid 2: plain (unit size), same run as grid 3", "strategies": len(GRID2),
+         "seconds": f"{t_plain:.4f}", "bar-evaluations/s (full windows)": f"{candles * len(GRID2) / t_plain:,.0f}",
+         "candles actually read": f"{evaluated2:,}"},
+        {"run": "grid 3: grid 2 at 500 USD, xyk impact, 20 % volume cap, order bounds", "strategies": len(GRID3),
+         "seconds": f"{t_sized:.4f}", "bar-evaluations/s (full windows)": f"{candles * len(GRID3) / t_sized:,.0f}",
+         "candles actually read": "-"},
         {"run": "one pass over the candle arrays", "strategies": "-", "seconds": f"{t_pass:.4f}",
          "bar-evaluations/s (full windows)": f"{candles / t_pass:,.0f}", "candles actually read": f"{candles:,}"},
     ]
@@ -205,11 +255,15 @@ def main() -> None:
             f"the candles): **{vs_one_pass:.2f}** (serial kernel: {t_grid2_serial / t_pass:.2f}); per strategy: "
             f"{per_strategy:.3f}\n"
             f"- end-to-end `simulate()` on the same data as polars frames (entry packing, kernel, "
-            f"{CALLS * len(GRID1):,} SIMULATION_RESULTS rows with fills JSON): {t_e2e:.2f} s\n")
+            f"{CALLS * len(GRID1):,} SIMULATION_RESULTS rows with fills JSON): {t_e2e:.2f} s\n"
+            f"- impact_vs_plain (grid 3 / grid 2 plain, same run; goal <= 3): **{impact_vs_plain:.2f}**\n"
+            f"- bankroll: {book['calls']:,} calls x {book['strategies']} strategies as books: fills parsed in "
+            f"{book['parse_s']:.2f} s, books run in **{portfolio_s:.2f} s** (goal < 10 s)\n")
     write_section("simulation", "Simulation engine (bench_simulation)", body)
     print(body)
     print(f"per_strategy_vs_one_pass={per_strategy:.3f} serial_vs_one_pass={t_grid2_serial / t_pass:.2f}")
-    print(f"vs_vectorbt={vs_vbt:.1f} max_abs_diff={max_abs_diff:.3g} vs_one_pass={vs_one_pass:.2f}")
+    print(f"vs_vectorbt={vs_vbt:.1f} max_abs_diff={max_abs_diff:.3g} vs_one_pass={vs_one_pass:.2f} "
+          f"impact_vs_plain={impact_vs_plain:.2f} portfolio_s={portfolio_s:.2f}")
 
 
 def _vbt_version() -> str:

@@ -449,7 +449,7 @@ PORTFOLIO_RESULTS = TableSpec(
         _f("call_ts", TS, "call time", False),
         _f("entry_ts", TS, "entry time (null when skipped)"),
         _f("exit_ts", TS, "time of the last fill (null when skipped)"),
-        _f("decision", pa.string(), "taken, no_cash, max_open, holding_token, no_entry (docs/semantics.md#bankroll)",
+        _f("decision", pa.string(), "taken, repeat, no_entry, holding_token, max_open, no_cash (docs/semantics.md#bankroll)",
            False),
         _f("stake_usd", pa.float64(), "buy notional the book chose, USD"),
         _f("cost_usd", pa.float64(), "cash paid at entry: notional, fees and fixed costs"),

@@ -25,7 +25,8 @@ def build_resources(settings: Settings) -> dict:
         "telegram_inbox": TelegramInboxResource(inbox=str(settings.inbox), timezone=settings.export_tz),
         "candle_source": CandleSourceResource(
             kind=settings.candle_source, birdeye_api_keys=secret("BIRDEYE_API_KEYS"),
-            birdeye_requests_per_second=settings.birdeye_rps, folder=str(settings.candle_dir)),
+            birdeye_requests_per_second=settings.birdeye_rps, folder=str(settings.candle_dir),
+            refine_interval=settings.refine_interval),
         "pair_resolver": PairResolverResource(kind=settings.pair_resolver),
         "strategies": StrategyFolderResource(folder=str(settings.strategies_dir), max_variants=settings.max_variants),
         "alerts": AlertResource(webhook_url=secret("QUANTBOT_ALERT_WEBHOOK_URL"),

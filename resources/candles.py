@@ -49,6 +49,8 @@ class CandleSourceResource(ConfigurableResource):
     # files / synthetic
     folder: str | None = Field(default=None, description="folder of the files source")
     seed: int = 7
+    refine_interval: str = Field(default="", description="finer candles (15s, 1s, ...) fetched for the minutes where "
+                                 "a stop and a take-profit were both crossed; empty: no refinement")
 
     def _retry_settings(self) -> dict:
         names = ("attempt_timeout_s", "request_budget_s", "retry_after_cap_s", "warn_wait_s", "max_attempts",

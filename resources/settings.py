@@ -21,6 +21,7 @@ password masked (`user:***@host`), and counts as a secret: the resource or execu
 | QUANTBOT_BIRDEYE_RPS | 15 | requests per second per Birdeye key (your plan's limit): a number in (0, 1000] |
 | QUANTBOT_PAIR_RESOLVER | offline | pair (pool) address -> token lookups: offline (none), dexscreener or geckoterminal |
 | QUANTBOT_CANDLE_DIR | $QUANTBOT_DATA_DIR/candles | folder of the files candle source |
+| QUANTBOT_REFINE_INTERVAL | 15s with the synthetic source, else off | off, 1s, 15s or 30s: finer candles fetched once for each minute where a stop and a take-profit were both crossed, to settle which came first (docs/semantics.md#order-bounds; Birdeye: Solana from 2025-05-02, and credits) |
 | QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension): N followed by m, h or d, from 1m to 1d, each dividing a day, no repeats |
 | QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
 | QUANTBOT_MAX_VARIANTS | 10000 | most strategies one strategy file (a sweep) may expand to: a whole number in [1, 1000000] |
@@ -118,6 +119,9 @@ def warehouse_url_problem(url: str) -> str | None:
     return None
 
 
+REFINE_INTERVALS = ("off", "1s", "15s", "30s")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -131,6 +135,7 @@ class Settings:
     candle_dir: Path
     strategies_dir: Path
     intervals: tuple[str, ...]
+    refine_interval: str  # "" = off
     sensor_interval_s: int
     min_coverage: float
     alert_telegram_chat: str | None
@@ -175,6 +180,8 @@ class Settings:
             candle_dir=check.path("QUANTBOT_CANDLE_DIR", data / "candles"),
             strategies_dir=check.path("QUANTBOT_STRATEGIES", REPO_ROOT / "strategies"),
             intervals=check.intervals("QUANTBOT_INTERVALS", DEFAULT_INTERVALS),
+            refine_interval=check.choice("QUANTBOT_REFINE_INTERVAL", "15s" if candle_source == "synthetic" else "off",
+                                         REFINE_INTERVALS).replace("off", ""),
             sensor_interval_s=check.integer("QUANTBOT_SENSOR_INTERVAL_S", 30, low=1, high=86400),
             min_coverage=check.number("QUANTBOT_MIN_COVERAGE", 0.8, low=0, high=1),
             alert_telegram_chat=env.get("QUANTBOT_ALERT_TELEGRAM_CHAT", "").strip() or None,

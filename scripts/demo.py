@@ -28,6 +28,10 @@ from quantbot_pipelines.sample import write_sample_inbox
 from quantbot_pipelines.telegram.staging import all_calls
 from resources.settings import Settings
 
+# the strategy board's columns the terminal has room for (the UI shows them all)
+DEMO_STRATEGY_COLUMNS = ["rank", "strategy", "trades", "win rate", "mean", "mean low .. high", "median", "worst",
+                         "best", "book", "book max DD", "book rank"]
+
 
 def show(board: pl.DataFrame) -> None:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=40, tbl_hide_column_data_types=True,
@@ -54,8 +58,9 @@ def main(instance: DagsterInstance) -> None:
           f"{calls.get_column('day').n_unique()} days\n")
     print("Top callers (confidence-adjusted score: docs/semantics.md#leaderboard-scores):")
     show(caller_board_view(wh.read("caller_leaderboard"), top=8))
-    print("\nTop exit strategies (mean net return = an equal-sized book, after fees and slippage):")
-    show(strategy_board_view(wh.read("strategy_leaderboard"), top=8))
+    print("\nTop exit strategies (mean net return = an equal-sized book, after fees and slippage; low .. high: the "
+          "same-candle order's range; book: a $2,000 bankroll following the calls, docs/semantics.md#bankroll):")
+    show(strategy_board_view(wh.read("strategy_leaderboard"), top=8).select(DEMO_STRATEGY_COLUMNS))
     print(f"\nOpen the Dagster UI on this instance (every run above is there):\n  make ui"
           f"   # dagster dev on DAGSTER_HOME={os.environ['DAGSTER_HOME']}; Ctrl-C stops all of it\n"
           f"then browse http://127.0.0.1:3000 (the sensors start from what this instance holds: nothing is "

@@ -29,6 +29,11 @@ from assets.partitions import range_tags, strategy_files
 from assets.waves import STRATEGY, WAVE, clip_days, simulation_job, wave_id
 from quantbot_pipelines.schemas import (
     CALLER_STRATEGY_LEADERBOARD,
+    INTRABAR_ANSWERS,
+    INTRABAR_CANDLES,
+    INTRABAR_LEDGER,
+    PORTFOLIO_BOOKS,
+    PORTFOLIO_RESULTS,
     SIMULATION_RESULTS,
     STRATEGY_LEADERBOARD,
     TELEGRAM_CALLS,
@@ -39,7 +44,10 @@ from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
 SIMULATION = AssetKey(SIMULATION_RESULTS.name)
-STRATEGY_WAVE = [SIMULATION, AssetKey(STRATEGY_LEADERBOARD.name), AssetKey(CALLER_STRATEGY_LEADERBOARD.name)]
+# a new or changed file's wave: its trades (and the finer candles written in the same step), the books, the boards
+STRATEGY_WAVE = [AssetKey(t.name) for t in (SIMULATION_RESULTS, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
+                                            PORTFOLIO_RESULTS, PORTFOLIO_BOOKS, STRATEGY_LEADERBOARD,
+                                            CALLER_STRATEGY_LEADERBOARD)]
 FINGERPRINT = "strategy_fingerprint"  # metadata of every simulation_results partition: the file's version
 
 

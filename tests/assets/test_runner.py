@@ -183,3 +183,44 @@ def test_rerunning_candles_spends_no_requests_and_keeps_rows(pipeline):
     assert metas and all(m.metadata["requests"].value == 0 for m in metas)
     after = wh.read("raw_candles").sort("day", "chain", "address", "open_ts")
     assert after.equals(before)
+
+
+def test_sized_trades_books_and_order_bounds_reach_the_tables(pipeline):
+    # docs/semantics.md#position-size .. #bankroll, on the sample through the real pipeline
+    _instance, resources, _runs = pipeline
+    wh = resources["warehouse"].get()
+    trades = wh.read("simulation_results")
+    sized = trades.filter(pl.col("strategy_file") == "ladder_500_thin_pools", pl.col("exit_reason") != "no_entry")
+    assert sized.height > 100 and (sized["size_usd"] == 500).all()
+    # every priced trade says where its pool came from; the sample's cards give most, the curve and the source
+    # the others
+    assert set(sized["liquidity_source"].unique()) >= {"card", "bonding_curve", "candle_source"}
+    assert (sized["impact_usd"] > 0).all()
+    assert (sized["net_multiple"] - sized["proceeds_usd"] / sized["cost_usd"]).abs().max() < 1e-12
+    unit = trades.filter(pl.col("size_usd").is_null(), pl.col("exit_reason") != "no_entry")
+    assert unit["cost_usd"].null_count() == unit.height
+    # the scalp's levels are close enough for one-minute candles to cross both: its minutes were fetched
+    # finer once, and settled
+    amb = trades.filter(pl.col("ambiguous_candles") > 0)
+    assert amb.height > 0 and (amb["net_multiple_low"] <= amb["net_multiple_high"]).all()
+    settled = amb.filter(pl.col("settled_by") == "finer_candles")
+    assert settled.height > 0
+    assert ((settled["net_multiple"] == settled["net_multiple_low"])
+            | (settled["net_multiple"] == settled["net_multiple_high"])).all()
+    minutes = amb.select("chain", "address", "ambiguous_ts").n_unique()
+    ledger = wh.read("intrabar_ledger")
+    assert 0 < ledger.height <= minutes  # adjoining minutes of a token are one request
+    assert (ledger["interval"] == "15s").all() and (ledger["status"] == "ok").all()
+    assert wh.read("intrabar_candles").height == 4 * minutes  # each minute traded: four 15s candles
+    # a book per strategy, every call with a decision, and the board carrying the books
+    books = wh.read("portfolio_books")
+    board = wh.read("strategy_leaderboard")
+    assert books.height == board.height
+    rows = wh.read("portfolio_results")
+    assert rows.height == trades.height
+    assert set(rows["decision"].unique()) <= {"taken", "repeat", "no_entry", "holding_token", "max_open", "no_cash"}
+    thin = books.filter(pl.col("strategy") == "ladder_500_thin_pools").row(0, named=True)
+    assert thin["bankroll_usd"] == 2000 and thin["skipped_max_open"] + thin["skipped_no_cash"] > 0
+    assert board["book_rank"].null_count() < board.height
+    assert board.filter(pl.col("strategy") == "scalp_5pct")["mean_return_low"].item() <= \
+        board.filter(pl.col("strategy") == "scalp_5pct")["mean_return_high"].item()

@@ -26,7 +26,8 @@ from tests.telegram.conftest import DCAP, FIN, GRC, PUMP
 DAY_STAGE = sorted(["telegram_calls", "raw_candles", "candle_ledger", "candle_answers", "token_analytics",
                     "caller_leaderboard", "token_leaderboard",
                     *(f"aggregated_candles/{i}" for i in INTERVALS)])
-SIMULATION_STAGE = ["caller_strategy_leaderboard", "simulation_results", "strategy_leaderboard"]
+SIMULATION_STAGE = ["caller_strategy_leaderboard", "intrabar_answers", "intrabar_candles", "intrabar_ledger",
+                    "portfolio_books", "portfolio_results", "simulation_results", "strategy_leaderboard"]
 QUANTBOT_TAGS = (EXPORT, STRATEGY, WAVE)
 
 
@@ -190,7 +191,8 @@ def test_follow_through_takes_runs_started_by_hand_downstream(tmp_path):
     materialize(list(defs.assets), selection=["simulation_results"], instance=instance, resources=resources,
                 tags={RANGE_START: "2025-09-02|quick_2x", RANGE_END: "2025-09-02|quick_2x"})
     (boards,), follow_cursor = _follow(defs, instance, follow_cursor)
-    assert _assets_of(boards) == ["caller_strategy_leaderboard", "strategy_leaderboard"]
+    assert _assets_of(boards) == ["caller_strategy_leaderboard", "portfolio_books", "portfolio_results",
+                                  "strategy_leaderboard"]
     assert RANGE_START not in boards.tags
 
 

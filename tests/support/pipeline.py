@@ -31,7 +31,7 @@ def make_resources(root: Path, *, warehouse_url: str | None = None, strategies: 
     return {
         "warehouse": WarehouseResource(url=warehouse_url or f"parquet://{root / 'warehouse'}"),
         "telegram_inbox": TelegramInboxResource(inbox=str(root / "inbox")),
-        "candle_source": CandleSourceResource(kind="synthetic"),
+        "candle_source": CandleSourceResource(kind="synthetic", refine_interval="15s"),
         "pair_resolver": PairResolverResource(),
         "strategies": StrategyFolderResource(folder=str(root / "strategies")),
         "alerts": AlertResource(),
