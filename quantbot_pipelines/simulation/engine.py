@@ -36,6 +36,7 @@ PARALLEL_SLICES = 8  # runs of calls per thread: evens out threads whose calls h
 # one parallel kernel at a time per process: numba's workqueue threading layer must not be entered from two
 # Python threads at once; a caller that finds it busy runs the serial kernel (same results)
 _PARALLEL_LOCK = threading.Lock()
+SLOT_PARTS = 2  # parts a pair may write per fill slot in one pass (a buy and its sells, uncapped, fit)
 PAIR_BUDGET = 1_000_000  # trades per kernel call: ~40 MB of fill arrays with 3-level ladders
 _CALL_COLS = ("day", "chat_id", "message_id", "caller_id", "caller_name", "chain", "address", "call_ts", "repeat")
 
@@ -201,29 +202,58 @@ class Executed:
             return np.where(self.entry_share > 0, self.proceeds / self.cost, np.nan)
 
 
+_SCRATCH = threading.local()
+
+
+def _slots(n: int) -> tuple[np.ndarray, ...]:
+    """This thread's slot arrays of at least n parts, kept between calls: fresh pages cost more to fault in
+    than the execution pass takes to fill them."""
+    have = getattr(_SCRATCH, "slots", None)
+    if have is None or have[0].shape[0] < n:
+        have = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, np.int8))
+        _SCRATCH.slots = have
+    return tuple(a[:n] for a in have)
+
+
 def execute(paths: CallWindows, ex: ExecutionArrays, pools: Pools, lo: int, hi: int, exit_i: np.ndarray,
             n_fills: np.ndarray, f_i: np.ndarray, f_px: np.ndarray, f_frac: np.ndarray,
             f_reason: np.ndarray) -> Executed:
-    """The execution pass (execution.execute_block) over the pairs of calls [lo, hi): two passes, so the parts
-    array is allocated at its exact size."""
+    """The execution pass (execution.execute_block) over the pairs of calls [lo, hi). Each pair writes its parts
+    into a slot of SLOT_PARTS x (fills + 1) + 1 parts; the pairs that needed more (long carries under a volume cap)
+    run again into slots of their exact size. The parts come back packed (CSR by pair)."""
     pairs = exit_i.shape[0]
+    width = f_i.shape[1]
+    slot = SLOT_PARTS * (width + 1) + 1  # the buy, the fills, one carried part
     nan = lambda: np.full(pairs, np.nan)
-    out = Executed(nan(), nan(), nan(), nan(), nan(), np.zeros(pairs, np.int64), np.zeros(pairs, np.int64),
-                   np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8))
+    n_parts = np.zeros(pairs, np.int64)
+    cost, proceeds, impact, entry_share, unfilled = nan(), nan(), nan(), nan(), nan()
     vol = paths.volume if paths.volume is not None else np.full(len(paths.open), np.nan)
-    common = (paths.ts, paths.open, paths.high, paths.low, paths.close, vol, paths.start, paths.stop,
-              paths.entry_price, pools.pool_usd, pools.on_curve, ex.size, ex.xyk, ex.dex_fee, ex.fee, ex.slip,
-              ex.fixed, ex.share, exit_i, n_fills, f_i, f_px, f_frac, f_reason, out.cost, out.proceeds, out.impact,
-              out.entry_share, out.unfilled, out.n_parts)
-    X.execute_block(lo, hi, *common, out.offsets, out.part_i, out.part_px, out.part_frac, out.part_reason, False)
-    total = int(out.n_parts.sum())
-    offsets = np.zeros(pairs, np.int64)
-    np.cumsum(out.n_parts[:-1], out=offsets[1:])
-    parts = Executed(out.cost, out.proceeds, out.impact, out.entry_share, out.unfilled, out.n_parts, offsets,
-                     np.empty(total, np.int64), np.empty(total), np.empty(total), np.empty(total, np.int8))
-    X.execute_block(lo, hi, *common, parts.offsets, parts.part_i, parts.part_px, parts.part_frac,
-                    parts.part_reason, True)
-    return parts
+
+    def run(only, offsets, room, total, scratch=False):
+        arrays = _slots(total) if scratch else (np.empty(total, np.int64), np.empty(total), np.empty(total),
+                                                 np.empty(total, np.int8))
+        X.execute_block(lo, hi, paths.ts, paths.open, paths.high, paths.low, paths.close, vol, paths.start,
+                        paths.stop, paths.entry_price, pools.pool_usd, pools.on_curve, ex.size, ex.xyk, ex.dex_fee,
+                        ex.fee, ex.slip, ex.fixed, ex.share, exit_i, n_fills, f_i, f_px, f_frac, f_reason, cost,
+                        proceeds, impact, entry_share, unfilled, n_parts, only, offsets, room, *arrays)
+        return arrays
+
+    slots = run(np.ones(pairs, np.bool_), np.arange(pairs, dtype=np.int64) * slot, np.full(pairs, slot, np.int64),
+                pairs * slot, scratch=True)
+    over = n_parts > slot
+    start = np.arange(pairs, dtype=np.int64) * slot
+    extra = slots
+    if over.any():
+        exact = np.where(over, n_parts, 0)
+        offsets = np.zeros(pairs, np.int64)
+        np.cumsum(exact[:-1], out=offsets[1:])
+        extra = run(over, offsets, exact, int(exact.sum()))
+        start = np.where(over, offsets, start)
+    total = int(n_parts.sum())
+    packed_off = np.empty(pairs, np.int64)
+    parts = (np.empty(total, np.int64), np.empty(total), np.empty(total), np.empty(total, np.int8))
+    X.pack_parts(n_parts, start, over, *slots, *extra, packed_off, *parts)
+    return Executed(cost, proceeds, impact, entry_share, unfilled, n_parts, packed_off, *parts)
 
 
 def _parts_json(paths: CallWindows, e: Executed) -> pl.Series:

@@ -6,8 +6,9 @@ those decisions into transactions: the buy of `size` USD at the entry candle's o
 against the trade's pool (impact xyk) and cut into parts of at most `max_volume_share` of a candle's volume,
 the rest carried to the following candles at their mean price. Unit-size trades (no `size`) never come here.
 
-`execute_block` runs over (call, strategy) pairs of one kernel block in two passes: one counts each pair's
-parts, the second writes them into flat arrays (CSR by pair), so no bound on parts is guessed.
+`execute_block` runs over (call, strategy) pairs of one kernel block and writes each pair's parts into a slot
+of its own (`room` parts from `offsets[p]`); it counts them all, so the few pairs whose parts outgrow their
+slot are run again into slots of their exact size (engine.execute).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ def _cap(vol, k, share):
 
 @njit(cache=True, nogil=True)
 def _execute_pair(p, a, b, e, y0, phi, size, xyk, f, s, fixed, share, ts, o, h, l, c, vol,
-                  f_i, f_px, f_frac, f_reason, nf, q_tok, write, base, part_i, part_px, part_frac, part_reason,
+                  f_i, f_px, f_frac, f_reason, nf, q_tok, room, base, part_i, part_px, part_frac, part_reason,
                   out):
-    """One pair: out = [cost, proceeds, impact, entry share, unfilled share, parts]; parts written from base
-    when `write`."""
+    """One pair: out = [cost, proceeds, impact, entry share, unfilled share, parts]; the first `room` parts
+    written from base."""
     use_xyk = xyk and y0 > 0.0 and np.isfinite(y0)
     first_decision = f_i[p, 0] if nf > 0 else b
     np_ = 0
@@ -65,7 +66,7 @@ def _execute_pair(p, a, b, e, y0, phi, size, xyk, f, s, fixed, share, ts, o, h, 
             tokens += got / (1.0 + s)
             cost += amount * (1.0 + f) + fixed
             left -= amount
-            if write:
+            if np_ < room:
                 part_i[base + np_] = k
                 part_px[base + np_] = px
                 part_frac[base + np_] = amount / size
@@ -93,14 +94,14 @@ def _execute_pair(p, a, b, e, y0, phi, size, xyk, f, s, fixed, share, ts, o, h, 
         if head == queued:  # nothing pending: jump to the next decision
             k = f_i[p, queued]
             continue
-        room = _cap(vol, k, share)
+        usd_left = _cap(vol, k, share)  # what the candle's cap leaves, shared by the orders in queue
         for d in range(head, queued):
-            if q_tok[d] <= _DUST * tokens or room <= 0.0:
+            if q_tok[d] <= _DUST * tokens or usd_left <= 0.0:
                 continue
             px = f_px[p, d] if f_i[p, d] == k else _mean_price(o, h, l, c, k)
             if not px > 0.0:
                 continue
-            t = min(q_tok[d], room / px)
+            t = min(q_tok[d], usd_left / px)
             if t <= 0.0:
                 continue
             if use_xyk:
@@ -111,8 +112,8 @@ def _execute_pair(p, a, b, e, y0, phi, size, xyk, f, s, fixed, share, ts, o, h, 
             impact += t * px - usd
             proceeds += usd * (1.0 - s) * (1.0 - f) - fixed
             q_tok[d] -= t
-            room -= t * px
-            if write:
+            usd_left -= t * px
+            if np_ < room:
                 part_i[base + np_] = k
                 part_px[base + np_] = px
                 part_frac[base + np_] = t / tokens
@@ -136,21 +137,20 @@ def _execute_pair(p, a, b, e, y0, phi, size, xyk, f, s, fixed, share, ts, o, h, 
 @njit(cache=True, nogil=True, parallel=True)
 def execute_block(call_lo, call_hi, ts, o, h, l, c, vol, start, stop, entry_price, pool_usd, on_curve,
                   size, xyk, dex_fee, fee, slip, fixed, share, exit_i, n_fills, f_i, f_px, f_frac, f_reason,
-                  cost, proceeds, impact, entry_share, unfilled, n_parts, offsets, part_i, part_px, part_frac,
-                  part_reason, write):
-    """Pairs p = (call - call_lo) x S + strategy of calls [call_lo, call_hi), for the strategies with a size
-    (nan size: skipped, outputs untouched). Pass 1 (write False) fills the per-pair figures and n_parts; pass 2
-    (write True, offsets = exclusive cumsum of n_parts) writes the parts. dex_fee nan: by venue (0.01 on a
-    bonding curve, else 0.0025)."""
+                  cost, proceeds, impact, entry_share, unfilled, n_parts, only, offsets, room, part_i, part_px,
+                  part_frac, part_reason):
+    """Pairs p = (call - call_lo) x S + strategy of calls [call_lo, call_hi) with `only[p]`, for the strategies
+    with a size (nan size: skipped, outputs untouched): the per-pair figures, n_parts (all of them), and the
+    first room[p] parts written from offsets[p]. dex_fee nan: by venue (0.01 on a bonding curve, else 0.0025)."""
     n_s = size.shape[0]
     width = f_i.shape[1]
     for ci in prange(call_lo, call_hi):
         q_tok = np.empty(width)
         out = np.empty(6)
         for j in range(n_s):
-            if np.isnan(size[j]):
-                continue
             p = (ci - call_lo) * n_s + j
+            if np.isnan(size[j]) or not only[p]:
+                continue
             if exit_i[p] < 0:
                 n_parts[p] = 0
                 cost[p] = np.nan
@@ -162,16 +162,37 @@ def execute_block(call_lo, call_hi, ts, o, h, l, c, vol, start, stop, entry_pric
             phi = dex_fee[j]
             if np.isnan(phi):
                 phi = 0.01 if on_curve[ci] else 0.0025
-            base = 0
-            if write:
-                base = offsets[p]
             _execute_pair(p, start[ci], stop[ci], entry_price[ci], pool_usd[ci], phi, size[j], xyk[j], fee[j],
                           slip[j], fixed[j], share[j], ts, o, h, l, c, vol, f_i, f_px, f_frac, f_reason,
-                          n_fills[p], q_tok, write, base, part_i, part_px, part_frac, part_reason, out)
-            if not write:
-                cost[p] = out[0]
-                proceeds[p] = out[1]
-                impact[p] = out[2]
-                entry_share[p] = out[3]
-                unfilled[p] = out[4]
-                n_parts[p] = np.int64(out[5])
+                          n_fills[p], q_tok, room[p], offsets[p], part_i, part_px, part_frac, part_reason, out)
+            cost[p] = out[0]
+            proceeds[p] = out[1]
+            impact[p] = out[2]
+            entry_share[p] = out[3]
+            unfilled[p] = out[4]
+            n_parts[p] = np.int64(out[5])
+
+
+@njit(cache=True, nogil=True)
+def pack_parts(n_parts, start, over, s_i, s_px, s_frac, s_reason, e_i, e_px, e_frac, e_reason, offsets, part_i,
+               part_px, part_frac, part_reason):
+    """Each pair's parts, from its slot (s_*) or, for the pairs `over` it, from their exact run (e_*), packed
+    one pair after another; offsets[p] = where pair p's parts start."""
+    pos = 0
+    for p in range(n_parts.shape[0]):
+        offsets[p] = pos
+        st = start[p]
+        n = n_parts[p]
+        if over[p]:
+            for q in range(n):
+                part_i[pos + q] = e_i[st + q]
+                part_px[pos + q] = e_px[st + q]
+                part_frac[pos + q] = e_frac[st + q]
+                part_reason[pos + q] = e_reason[st + q]
+        else:
+            for q in range(n):
+                part_i[pos + q] = s_i[st + q]
+                part_px[pos + q] = s_px[st + q]
+                part_frac[pos + q] = s_frac[st + q]
+                part_reason[pos + q] = s_reason[st + q]
+        pos += n

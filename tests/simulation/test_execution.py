@@ -249,3 +249,19 @@ def test_finer_candles_settle_an_ambiguous_candle(sized):
     both = fine_frame(1, [(1.00, 2.20, 0.40, 1.00)])  # one finer candle crossing both again: the policy stands
     row = simulate(calls, candles, [s], finer=both).row(0, named=True)
     assert row["settled_by"] == "policy" and row["net_multiple"] == pytest.approx(0.5)
+
+
+def test_long_carries_keep_every_part():
+    # a size far above the candles' volume: the buy and the sell each fill over tens of candles, more parts
+    # than a pair's first slot holds, and every part is kept
+    s = Strategy("big", take_profit=((1.5, 0.5),), time_exit_s=50 * 60, size_usd=10_000, max_volume_share=0.1,
+                 fee_bps=100)
+    path = [FLAT] * 20 + [(1.0, 1.6, 1.0, 1.5)] + [(1.5, 1.5, 1.5, 1.5)] * 60
+    row = one([path, path], s, volume=[[1_000.0] * len(path)] * 2)
+    fills = row["fills"]
+    buys = [f for f in fills if f[3] == "entry"]
+    sells = [f for f in fills if f[3] != "entry"]
+    assert len(fills) > 40 and len(buys) == 20  # 100 USD a candle until the level decides a sell: 2,000 USD
+    assert sum(f[2] for f in buys) == pytest.approx(row["entry_fill_share"]) == pytest.approx(0.20)
+    assert sum(f[2] for f in sells) == pytest.approx(1 - row["unfilled_share"])
+    assert row["proceeds_usd"] == pytest.approx(sum(f[1] * f[2] for f in sells) * 2_000 * 0.99, rel=1e-9)
