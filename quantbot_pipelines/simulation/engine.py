@@ -358,8 +358,9 @@ def _trades_frame(calls: pl.DataFrame, call_ids: np.ndarray, paths: CallWindows,
     if ex.any_sized:
         own = execute(paths, ex, pools, lo, hi, t.exit_i, t.n_fills, t.fill_i, t.fill_px, t.fill_frac,
                       t.fill_reason)
+        # the other reading exists only for trades with an ambiguous candle; without any, it is the trade itself
         other = execute(paths, ex, pools, lo, hi, np.where(amb > 0, t.exit_i, -1), t.alt_n_fills, t.alt_fill_i,
-                        t.alt_fill_px, t.alt_fill_frac, t.alt_fill_reason)
+                        t.alt_fill_px, t.alt_fill_frac, t.alt_fill_reason) if (amb > 0).any() else own
         own_net, other_net = own.net_multiple, other.net_multiple
         net = np.where(sized, np.where(swap, other_net, own_net), net)
         low = np.where(sized, np.where(amb == 2, other_net, own_net), low)
