@@ -93,7 +93,8 @@ def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
                   _top_exits(r["exit_reason_shares"]), str(r["incomplete_trades"] or 0)]
         if has_book:
             cells += ["rank depends on it" if r.get("order_sensitive") else "",
-                      _signed_pct(r["book_return"]), _signed_pct(r["book_max_drawdown"]),
+                      _signed_pct(r["book_return"]),
+                      "" if r["book_max_drawdown"] is None else f"{r['book_max_drawdown'] * 100:.1f}%",
                       "" if r["book_sharpe"] is None else f"{r['book_sharpe']:.2f}",
                       "" if r["book_rank"] is None else str(r["book_rank"])]
         out.append(cells)
