@@ -47,6 +47,8 @@ from quantbot_pipelines.simulation import (
 from quantbot_pipelines.simulation import (
     strategy_leaderboard as build_strategy_leaderboard,
 )
+from quantbot_pipelines.simulation.engine import resettle
+from quantbot_pipelines.simulation.pools import source_liquidity
 from quantbot_pipelines.simulation.refine import ambiguous_minutes
 from resources.candles import CandleSourceResource
 from resources.strategies import StrategyFolderResource
@@ -87,19 +89,11 @@ def _trade_figures(counts: pl.DataFrame) -> dict:
     }
 
 
-def _source_pools(wh) -> pl.DataFrame:
-    """The latest pool liquidity a candle source reported per token (docs/semantics.md#pool-liquidity: the
-    last resort after the card), read once per run: a token's ledger rows may sit on another call day."""
-    ledger = wh.read(CANDLE_LEDGER, columns=["chain", "address", "fetched_at", "pool_liquidity_usd"])
-    return (ledger.filter(pl.col("pool_liquidity_usd").is_not_null()).sort("fetched_at")
-            .group_by("chain", "address").agg(pl.col("pool_liquidity_usd").last()))
-
-
 CALL_KEY = ["chat_id", "message_id", "chain", "address"]
 REFINED = (INTRABAR_CANDLES.name, INTRABAR_LEDGER.name, INTRABAR_ANSWERS.name)
 
 
-def _refine(context, wh, source, interval: str, day: dt.date, calls: pl.DataFrame, candles: pl.DataFrame,
+def _refine(wh, source, interval: str, day: dt.date, calls: pl.DataFrame, candles: pl.DataFrame,
             runs: dict[str, pl.DataFrame], loaded: dict) -> dict:
     """Finer candles for the day's ambiguous candles (every file's, asked once; source None: only those stored),
     and each file's trades on those calls simulated again with them (docs/semantics.md#order-bounds). Returns
@@ -117,15 +111,8 @@ def _refine(context, wh, source, interval: str, day: dt.date, calls: pl.DataFram
         fine = batch.candles.filter(pl.col("interval") == interval)
     settled = {}
     for stem, trades in runs.items():
-        hit = trades.filter(pl.col("ambiguous_candles").fill_null(0) > 0).select(CALL_KEY).unique()
-        if hit.height == 0 or fine.height == 0:
-            continue
-        again = simulate(calls.join(hit, on=CALL_KEY, how="semi"), candles, loaded[stem][0], finer=fine)
-        again = again.with_columns(pl.lit(stem).alias("strategy_file"))
-        runs[stem] = pl.concat([trades.join(hit, on=CALL_KEY, how="anti"), again], how="vertical_relaxed")
-        settled[stem] = int((again.get_column("settled_by") == "finer_candles").sum())
-    return {"minutes": batch.minutes, "requests": batch.requests, "credits": batch.credits, "settled": settled,
-            "candles": batch.candles.height}
+        runs[stem], settled[stem] = resettle(trades, calls, candles, loaded[stem][0], fine)
+    return {"minutes": batch.minutes, "requests": batch.requests, "credits": batch.credits, "settled": settled}
 
 
 def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseResource,
@@ -155,7 +142,9 @@ def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseReso
     source = candle_source.source(log=context.log) if fetching else None
     started, kept, best = time.perf_counter(), [], None
     refined = {"minutes": 0, "requests": 0, "credits": 0, "settled": 0}
-    pools = _source_pools(wh)
+    # read once per run: a token's ledger rows may sit on another call day
+    pools = source_liquidity(wh.read(CANDLE_LEDGER, columns=["chain", "address", "fetched_at",
+                                                             "pool_liquidity_usd"]))
     # a day's inputs are read once for every file of the run; only a few columns of each day stay for the totals
     for day in sorted(by_day):
         calls = wh.read(TELEGRAM_CALLS, where=[("day", "=", day)])
@@ -169,7 +158,7 @@ def _simulation_results(context: AssetExecutionContext, warehouse: WarehouseReso
                 for stem, _ in sorted(by_day[day])}
         fig = {"minutes": 0, "requests": 0, "credits": 0, "settled": {}}
         if interval:
-            fig = _refine(context, wh, source, interval, day, calls, candles, runs, loaded)
+            fig = _refine(wh, source, interval, day, calls, candles, runs, loaded)
             for k in ("minutes", "requests", "credits"):
                 refined[k] += fig[k]
         for stem, key in sorted(by_day[day]):

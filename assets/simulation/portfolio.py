@@ -15,7 +15,7 @@ from assets.metadata import image, related, table
 from assets.plots import book_equity_plot
 from quantbot_pipelines.schemas import PORTFOLIO_BOOKS, PORTFOLIO_RESULTS, SIMULATION_RESULTS
 from quantbot_pipelines.simulation import StrategyError
-from quantbot_pipelines.simulation.portfolio import run_books
+from quantbot_pipelines.simulation.portfolio import run_books, skip_counts
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
@@ -23,15 +23,8 @@ from resources.warehouse import WarehouseResource
 BOOK_COLUMNS = ["strategy_file", "strategy", "chat_id", "message_id", "chain", "address", "caller_id", "call_ts",
                 "repeat", "entry_ts", "entry_price", "exit_ts", "exit_reason", "fills", "net_multiple", "size_usd",
                 "impact", "pool_usd", "liquidity_source"]
-SKIPS = ("no_cash", "max_open", "holding_token")
 BOOK_VIEW = ["strategy", "book_return", "final_equity_usd", "book_max_drawdown", "book_cagr", "book_sharpe",
              "book_sortino", "book_exposure", "book_trades", "book_skipped"]
-
-
-def _skip_counts(results: pl.DataFrame) -> pl.DataFrame:
-    counts = results.group_by("strategy").agg(*(
-        (pl.col("decision") == d).sum().cast(pl.Int64).alias(f"skipped_{d}") for d in SKIPS))
-    return counts
 
 
 @multi_asset(
@@ -64,7 +57,7 @@ def portfolio(context: AssetExecutionContext, warehouse: WarehouseResource, stra
         out = run_books(trades, variants)
         wh.write_partition(PORTFOLIO_RESULTS, {"strategy_file": stem}, out.results)
         sizing = {s.name: s.book.sizing for s in variants}
-        rows = (out.summary.join(_skip_counts(out.results), on="strategy", how="left")
+        rows = (out.summary.join(skip_counts(out.results), on="strategy", how="left")
                 .with_columns(pl.lit(stem).alias("strategy_file"),
                               pl.col("strategy").replace_strict(sizing, default=None).alias("sizing")))
         wh.write_partition(PORTFOLIO_BOOKS, {"strategy_file": stem}, rows.select(PORTFOLIO_BOOKS.columns))

@@ -503,3 +503,18 @@ def simulate(calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strate
         return pl.from_arrow(SIMULATION_RESULTS.empty()).with_columns(
             pl.col("call_ts", "entry_ts", "exit_ts").cast(pl.Datetime("us", "UTC")))
     return pl.concat(frames, how="vertical_relaxed")
+
+
+def resettle(trades: pl.DataFrame, calls: pl.DataFrame, candles: pl.DataFrame, strategies: list[Strategy],
+             finer: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """`trades` (simulate()'s rows of `calls` under `strategies`) with the calls that had an ambiguous candle
+    simulated again with the finer candles (docs/semantics.md#order-bounds); and how many trades they settled."""
+    key = ["chat_id", "message_id", "chain", "address"]
+    hit = trades.filter(pl.col("ambiguous_candles").fill_null(0) > 0).select(key).unique()
+    if hit.height == 0 or finer.height == 0:
+        return trades, 0
+    again = simulate(calls.join(hit, on=key, how="semi"), candles, strategies, finer=finer)
+    stem = trades.get_column("strategy_file")[0]
+    again = again.with_columns(pl.lit(stem, pl.String).alias("strategy_file")).select(trades.columns)
+    out = pl.concat([trades.join(hit, on=key, how="anti"), again], how="vertical_relaxed")
+    return out, int((again.get_column("settled_by") == "finer_candles").sum())

@@ -17,9 +17,17 @@ import numpy as np
 from numba import njit, prange
 
 from quantbot_pipelines.backtest.enums import ExitReason
-from quantbot_pipelines.simulation.impact import buy_tokens, pool_at, sell_usd
+from quantbot_pipelines.simulation.impact import (
+    DEFAULT_DEX_FEE_BPS,
+    PUMP_FEE_BPS,
+    buy_tokens,
+    pool_at,
+    sell_usd,
+)
 
 ENTRY = int(ExitReason.entry)
+CURVE_FEE = PUMP_FEE_BPS / 1e4  # the pool's fee when a strategy leaves dex_fee_bps out: on a pump.fun curve
+POOL_FEE = DEFAULT_DEX_FEE_BPS / 1e4  # and in any other pool
 _DUST = 1e-12  # share of an order below which it counts as filled (float dust of the cap arithmetic)
 
 
@@ -141,7 +149,8 @@ def execute_block(call_lo, call_hi, ts, o, h, l, c, vol, start, stop, entry_pric
                   part_frac, part_reason):
     """Pairs p = (call - call_lo) x S + strategy of calls [call_lo, call_hi) with `only[p]`, for the strategies
     with a size (nan size: skipped, outputs untouched): the per-pair figures, n_parts (all of them), and the
-    first room[p] parts written from offsets[p]. dex_fee nan: by venue (0.01 on a bonding curve, else 0.0025)."""
+    first room[p] parts written from offsets[p]. dex_fee nan: by venue (CURVE_FEE on a bonding curve, else
+    POOL_FEE)."""
     n_s = size.shape[0]
     width = f_i.shape[1]
     for ci in prange(call_lo, call_hi):
@@ -161,7 +170,7 @@ def execute_block(call_lo, call_hi, ts, o, h, l, c, vol, start, stop, entry_pric
                 continue
             phi = dex_fee[j]
             if np.isnan(phi):
-                phi = 0.01 if on_curve[ci] else 0.0025
+                phi = CURVE_FEE if on_curve[ci] else POOL_FEE
             _execute_pair(p, start[ci], stop[ci], entry_price[ci], pool_usd[ci], phi, size[j], xyk[j], fee[j],
                           slip[j], fixed[j], share[j], ts, o, h, l, c, vol, f_i, f_px, f_frac, f_reason,
                           n_fills[p], q_tok, room[p], offsets[p], part_i, part_px, part_frac, part_reason, out)

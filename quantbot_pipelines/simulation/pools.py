@@ -13,10 +13,10 @@ import numpy as np
 import polars as pl
 
 from quantbot_pipelines.simulation.impact import PUMP_CURVE_TOKENS, PUMP_VIRTUAL_TOKENS
+from quantbot_pipelines.telegram.cards import PUMP_FUN_VENUE
 
 POOL_COLUMNS = {"card_liquidity_usd": pl.Float64, "card_price_usd": pl.Float64, "card_dex": pl.String,
                 "card_bonding_pct": pl.Float64, "pool_liquidity_usd": pl.Float64}
-_CURVE_VENUES = ("pump.fun", "pumpfun", "pump fun")
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,21 @@ class Pools:
     source: pl.Series
 
 
+def source_liquidity(ledger: pl.DataFrame) -> pl.DataFrame:
+    """(chain, address, pool_liquidity_usd): the latest liquidity a candle source reported for each token (the
+    last resort after the card), from CANDLE_LEDGER rows with fetched_at and pool_liquidity_usd."""
+    return (ledger.filter(pl.col("pool_liquidity_usd").is_not_null()).sort("fetched_at")
+            .group_by("chain", "address").agg(pl.col("pool_liquidity_usd").last()))
+
+
 def call_pools(calls: pl.DataFrame, entry_price: np.ndarray) -> Pools:
     """The pools of `calls` (rows in order) at their entry prices (nan without entry)."""
     df = calls.select(*(pl.col(c).cast(t) if c in calls.columns else pl.lit(None, t).alias(c)
                         for c, t in POOL_COLUMNS.items()))
     price = pl.col("card_price_usd")
     pct = pl.col("card_bonding_pct")
-    venue = pl.col("card_dex").str.to_lowercase().str.strip_chars()
-    on_curve = venue.is_in(_CURVE_VENUES).fill_null(False) | pct.is_not_null()
+    # the cards' own rule (telegram.cards.is_pump_fun), as a whole-name match
+    on_curve = pl.col("card_dex").str.contains(f"(?i)^(?:{PUMP_FUN_VENUE})$").fill_null(False) | pct.is_not_null()
     valid = lambda e: e.is_not_null() & e.is_finite() & (e > 0)
     curve_x = PUMP_VIRTUAL_TOKENS - pct.clip(0.0, 100.0) / 100.0 * PUMP_CURVE_TOKENS
     out = df.select(

@@ -1026,3 +1026,10 @@ def run_books(trades: pl.DataFrame, strategies: list[Strategy], *, parallel: boo
         "equity": eng.curve_equity[keep],
     }).unique(maintain_order=True)
     return Books(results, summary, equity)
+
+
+def skip_counts(results: pl.DataFrame) -> pl.DataFrame:
+    """Per strategy, the calls its book skipped for each reason: skipped_no_cash, _max_open, _holding_token."""
+    return results.group_by("strategy").agg(*(
+        (pl.col("decision") == d).sum().cast(pl.Int64).alias(f"skipped_{d}")
+        for d in ("no_cash", "max_open", "holding_token")))

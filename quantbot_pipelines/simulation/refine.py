@@ -47,3 +47,4 @@ def first_crossed(trades: pl.DataFrame, fine: pl.DataFrame, *, span_s: int = 60,
                .sort("open_ts").group_by(key, maintain_order=True).agg(pl.col("first").first()))
     return (amb.select(key).join(decided, on=key, how="left", nulls_equal=True)
             .with_columns(pl.col("first").fill_null(UNDECIDED)))
+
