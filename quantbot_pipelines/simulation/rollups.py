@@ -14,6 +14,8 @@ Callers within a strategy by a confidence-adjusted figure, so that one lucky cal
     score = mean_return - CALLER_Z x sd(net_return) / sqrt(trades)
 (the mean one standard error down: a single 100x among few calls raises the mean and the standard error
 alike), ranked only with at least MIN_CALLER_TRADES trades; rank is null below that.
+A sweep's overfitting guards (DSR, PBO; computed by validation.overfitting.sweep_guards) sit on the row of
+its best variant: docs/semantics.md#overfitting-guards.
 """
 
 from __future__ import annotations
@@ -94,11 +96,13 @@ def _ranked(board: pl.DataFrame, by: str, name: str) -> pl.DataFrame:
     return board.join(order, on="strategy", how="left")
 
 
-def strategy_leaderboard(trades: pl.DataFrame, books: pl.DataFrame | None = None) -> pl.DataFrame:
+def strategy_leaderboard(trades: pl.DataFrame, books: pl.DataFrame | None = None,
+                         guards: pl.DataFrame | None = None) -> pl.DataFrame:
     """STRATEGY_LEADERBOARD rows: one per strategy, rank 1 = highest mean return (the result of an
     equal-sized book); rank_low / rank_high under the two same-candle readings, order_sensitive when they
     differ (docs/semantics.md#order-bounds); book_* from `books` (portfolio.run_books(...).summary), ranked
-    by book_return (docs/semantics.md#bankroll)."""
+    by book_return (docs/semantics.md#bankroll); sweep_* from `guards` (validation.overfitting.sweep_guards)
+    on each sweep's best variant (docs/semantics.md#overfitting-guards)."""
     if trades.height == 0:
         return pl.from_arrow(STRATEGY_LEADERBOARD.empty())
     board = _rollup(_with_bound_columns(trades), ["strategy"])
@@ -118,8 +122,23 @@ def strategy_leaderboard(trades: pl.DataFrame, books: pl.DataFrame | None = None
     else:
         board = board.with_columns(pl.lit(None, pl.Int64).alias("book_rank"),
                                    *(pl.lit(None).alias(c) for c in book_cols))
+    board = _with_guards(board, guards)
     return (board.sort(["rank", "strategy"], nulls_last=True)
             .select(STRATEGY_LEADERBOARD.columns))
+
+
+# board column: (column of sweep_guards, type)
+_GUARD_COLUMNS = {"sweep_variants": ("variants", pl.Int64), "sweep_days": ("days", pl.Int64),
+                  "sweep_dsr": ("dsr", pl.Float64), "sweep_pbo": ("pbo", pl.Float64),
+                  "sweep_verdict": ("verdict", pl.String)}
+
+
+def _with_guards(board: pl.DataFrame, guards: pl.DataFrame | None) -> pl.DataFrame:
+    """The sweep guards on the row of each sweep's best variant (`guards.strategy`); null elsewhere."""
+    if guards is None or guards.height == 0:
+        return board.with_columns(pl.lit(None, t).alias(c) for c, (_, t) in _GUARD_COLUMNS.items())
+    rows = guards.select("strategy", *(pl.col(src).cast(t).alias(c) for c, (src, t) in _GUARD_COLUMNS.items()))
+    return board.join(rows, on="strategy", how="left")
 
 
 def caller_strategy_leaderboard(trades: pl.DataFrame) -> pl.DataFrame:

@@ -76,3 +76,20 @@ def test_caller_board_needs_the_minimum_and_beats_one_lucky_call():
     assert ranks == {"steady": 1, "lucky": 2, "new": None}
     assert board.filter(pl.col("caller_id") == "steady")["caller_name"][0] == "STEADY"
     CALLER_STRATEGY_LEADERBOARD.conform(board.to_arrow())
+
+
+def test_sweep_guards_join_onto_their_variant_only():
+    """docs/semantics.md#overfitting-guards: the guards sit on the row they name; every other figure is as
+    without them."""
+    guards = pl.DataFrame({"strategy_file": ["f"], "strategy": ["b"], "variants": [2], "days": [40],
+                           "best_sharpe": [0.2], "expected_max_sharpe": [0.1], "dsr": [0.42], "pbo": [0.5],
+                           "verdict": ["Best of 2 variants: ..."]})
+    plain = strategy_leaderboard(trades(ROWS))
+    board = strategy_leaderboard(trades(ROWS), guards=guards)
+    sweep = ["sweep_variants", "sweep_days", "sweep_dsr", "sweep_pbo", "sweep_verdict"]
+    assert board.drop(sweep).equals(plain.drop(sweep)) and board.columns == plain.columns
+    b = board.filter(pl.col("strategy") == "b").row(0, named=True)
+    assert (b["sweep_variants"], b["sweep_days"], b["sweep_dsr"], b["sweep_pbo"]) == (2, 40, 0.42, 0.5)
+    assert board.filter(pl.col("strategy") == "a").select(sweep).null_count().row(0) == (1,) * 5
+    assert plain.select(sweep).null_count().row(0) == (plain.height,) * 5
+    STRATEGY_LEADERBOARD.conform(board.to_arrow())
