@@ -6,6 +6,7 @@ from dagster import EnvVar
 
 from resources.alerts import AlertResource
 from resources.candles import CandleSourceResource
+from resources.downloads import DownloadsResource
 from resources.pairs import PairResolverResource
 from resources.settings import Settings, SettingsError
 from resources.strategies import StrategyFolderResource
@@ -32,12 +33,14 @@ def build_resources(settings: Settings) -> dict:
         "alerts": AlertResource(webhook_url=secret("QUANTBOT_ALERT_WEBHOOK_URL"),
                                 telegram_token=secret("QUANTBOT_ALERT_TELEGRAM_TOKEN"),
                                 telegram_chat=settings.alert_telegram_chat),
+        "downloads": DownloadsResource(path=str(settings.data_dir / "downloads")),
     }
 
 
 __all__ = [
     "AlertResource",
     "CandleSourceResource",
+    "DownloadsResource",
     "PairResolverResource",
     "Settings",
     "SettingsError",

@@ -12,6 +12,11 @@ Every figure as defined in docs/semantics.md#entry-and-window, #path-analytics:
   has ended (entry_ts + horizon <= now). Without coverage: the token has a candle at or beyond the window's
   end, or now is beyond it. A call without entry is judged on the window it would have had (from
   call_ts + entry_delay), so `no_entry` is final only once that span is known.
+
+From the call price (docs/semantics.md#caller-stats): call_price = the card's price, else the open of the 1m
+candle in progress at the call, else the entry price; x_from_call = max high in the window / call_price;
+time_to_peak_s = ath_ts - call_ts; low_from_call = the kernel's low before 2x, run again with the call price
+in place of the entry price, / call_price.
 """
 
 from __future__ import annotations
@@ -80,7 +85,78 @@ def path_metrics(paths: CallWindows) -> dict[str, np.ndarray]:
     for j, name in enumerate(LEVEL_COLUMNS):
         idx = hit[:, j]
         out[name] = np.where(idx >= 0, seconds(np.maximum(idx, 0)) - paths.entry_ts if n_candles else -1, -1)
+    out["peak"] = ath  # prices, for the figures from the call price
+    out["low_before_2x"] = low_before
     return out
+
+
+IN_PROGRESS_S = 60  # the candle in progress at the call is the 1m one with open_ts <= call_ts < open_ts + 60
+
+
+def _positive(a: np.ndarray) -> np.ndarray:
+    return np.isfinite(a) & (a > 0)
+
+
+# the card's price is taken when it is within this factor of the market's at the call (docs/semantics.md#caller-stats)
+CARD_PRICE_TOLERANCE = 2.0
+
+
+def call_prices(
+    calls: pl.DataFrame, candles: pl.DataFrame, paths: CallWindows
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per call the call price (nan: none) and its source (card, candle, entry; None), as in
+    docs/semantics.md#caller-stats. `paths`: the calls' analytics windows (their entry is the last resort)."""
+    n = paths.n_calls
+    card = np.full(n, np.nan)
+    if "card_price_usd" in calls.columns:
+        card = calls.get_column("card_price_usd").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    candle = np.full(n, np.nan)
+    need = paths.has_any
+    if need.any():
+        # the entry rule with the entry moved back: the first candle opening in [call_ts - 59, call_ts] is the
+        # one in progress (open seconds are whole)
+        back = IN_PROGRESS_S - 1
+        w = call_windows(calls.filter(pl.Series(need)), candles, entry_delay_s=-back, max_entry_gap_s=back,
+                         horizon_s=0)
+        candle[need] = np.where(w.ok, w.entry_price, np.nan)
+    entry = np.where(paths.ok & _positive(paths.entry_price), paths.entry_price, np.nan)
+    market = np.where(_positive(candle), candle, entry)
+    # a card price far from the market at the call is stale or in other units (quoted in SOL, per 1,000 tokens)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = card / market
+    has_card = (paths.has_any & _positive(card) & np.isfinite(market)
+                & (ratio >= 1 / CARD_PRICE_TOLERANCE) & (ratio <= CARD_PRICE_TOLERANCE))
+    has_candle = ~has_card & _positive(candle)
+    has_entry = ~has_card & ~has_candle & np.isfinite(entry)
+    price = np.where(has_card, card, np.where(has_candle, candle, np.where(has_entry, paths.entry_price, np.nan)))
+    source = np.where(has_card, "card", np.where(has_candle, "candle", np.where(has_entry, "entry", None)))
+    return price, source.astype(object)
+
+
+def from_call(paths: CallWindows, m: dict[str, np.ndarray], call_ts: np.ndarray, price: np.ndarray) -> dict:
+    """x_from_call, time_to_peak_s and low_from_call per call (nan / -1 without entry or call price)."""
+    valid = paths.ok & np.isfinite(price)
+    # the second kernel pass is needed only where the call price is not the entry price
+    rerun = valid & (price != paths.entry_price)
+    low_before = np.where(valid, m["low_before_2x"], np.nan)
+    if rerun.any():
+        _, _, _, low2, _, _ = window_metrics(
+            paths.ts_raw,
+            paths.high,
+            paths.low,
+            paths.close,
+            paths.start,
+            np.where(rerun, paths.stop, paths.start),
+            np.where(rerun, price, 1.0),
+            _LEVELS,
+            _TWO,
+        )
+        low_before = np.where(rerun, low2, low_before)
+    return {
+        "x_from_call": np.where(valid, m["peak"] / price, np.nan),
+        "time_to_peak_s": np.where(valid & (m["ath_ts"] >= 0), m["ath_ts"] - call_ts, -1),
+        "low_from_call": low_before / price,
+    }
 
 
 def _covered(
@@ -135,6 +211,8 @@ def token_analytics(
     m = path_metrics(paths)
     ok = paths.ok
     call_ts = epoch_seconds(calls.get_column("call_ts"))
+    call_price, call_price_source = call_prices(calls, candles, paths)
+    fc = from_call(paths, m, call_ts, call_price)
     win_start = np.where(ok, paths.entry_ts, call_ts + entry_delay_s)
     win_end = win_start + horizon_s
     ended = win_end <= now
@@ -176,6 +254,11 @@ def token_analytics(
         "end_multiple": f(m["end_multiple"]),
         "window_complete": pa.array(complete, pa.bool_()),
         "candles": pa.array(np.where(ok, m["candles"], 0).astype(np.int64, copy=False), pa.int64()),
+        "call_price": pa.array(call_price, pa.float64(), mask=np.isnan(call_price)),
+        "call_price_source": pa.array(call_price_source, pa.string()),
+        "x_from_call": pa.array(fc["x_from_call"], pa.float64(), mask=~ok | np.isnan(fc["x_from_call"])),
+        "time_to_peak_s": i(fc["time_to_peak_s"]),
+        "low_from_call": pa.array(fc["low_from_call"], pa.float64(), mask=~ok | np.isnan(fc["low_from_call"])),
     }
     base = base.drop([c for c in cols if c in base.columns])
     out = pl.concat([base, pl.from_arrow(pa.table(cols))], how="horizontal")

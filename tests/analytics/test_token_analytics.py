@@ -172,3 +172,71 @@ def test_empty_inputs():
     out = token_analytics(calls([("run", 30)]), candles({"run": RUN}).head(0), now=FAR)
     assert one(out)["status"] == "no_candles"
     assert isinstance(TOKEN_ANALYTICS.conform(out.to_arrow()), pa.Table)
+
+
+# -- figures from the call price (docs/semantics.md#caller-stats) -------------------------------------------
+
+_FROM_CALL = ["call_price", "call_price_source", "x_from_call", "time_to_peak_s", "low_from_call"]
+
+
+def test_figures_from_the_call_price_on_the_hand_computed_path():
+    r = one(token_analytics(calls([("run", 30)]), candles({"run": RUN}), now=FAR))
+    assert (r["call_price"], r["call_price_source"]) == (1.0, "candle")  # minute 0 is in progress at T0 + 30
+    assert r["x_from_call"] == pytest.approx(3.2) and r["time_to_peak_s"] == 300 - 30
+    assert r["low_from_call"] == pytest.approx(0.6)  # the call price is the entry price: drawdown_before_2x + 1
+    c = calls([("run", 30)]).with_columns(card_price_usd=pl.lit(0.9))
+    r = one(token_analytics(c, candles({"run": RUN}), now=FAR))
+    assert (r["call_price"], r["call_price_source"]) == (0.9, "card")
+    assert r["x_from_call"] == pytest.approx(3.2 / 0.9)
+    assert r["low_from_call"] == pytest.approx(0.7 / 0.9)  # 2x (1.8) first at minute 3: lows 0.8, 0.7 before
+
+
+def test_figures_from_the_call_price_leave_the_other_columns_as_they_were():
+    k = candles({"run": RUN, "moon": [(1, 1.0, 12.0, 0.9, 11.0)]})
+    c = calls([("run", 30), ("moon", 30), ("run", 90), ("ghost", 0)])
+    plain = token_analytics(c, k, now=FAR)
+    carded = token_analytics(c.with_columns(card_price_usd=pl.Series([0.5, None, 2.0, 1.0])), k, now=FAR)
+    assert plain.drop(_FROM_CALL).equals(carded.drop(_FROM_CALL))
+    assert plain.columns[-len(_FROM_CALL):] == _FROM_CALL
+    assert carded.get_column("call_price_source").to_list() == ["card", "entry", "card", None]
+    assert plain.get_column("call_price_source").to_list() == ["candle", "entry", "candle", None]
+
+
+def test_low_from_call_matches_a_plain_reading_on_random_paths():
+    rng = np.random.default_rng(5)
+    rows, paths = [], {}
+    for t in range(40):
+        n = int(rng.integers(1, 120))
+        o = np.exp(np.cumsum(rng.normal(0, 0.15, n)))
+        minutes = np.sort(rng.choice(np.arange(200), n, replace=False))
+        paths[f"t{t}"] = [(int(m), o[j], o[j] * np.exp(abs(rng.normal(0, 0.2))), o[j] * np.exp(-abs(rng.normal(0, 0.3))),
+                           o[j]) for j, m in enumerate(minutes)]
+        for _ in range(3):
+            rows.append((f"t{t}", int(rng.integers(0, 100 * 60))))
+    c = calls(rows)
+    card = [float(rng.uniform(0.1, 10.0)) if rng.random() < 0.5 else None for _ in rows]
+    out = token_analytics(c.with_columns(card_price_usd=pl.Series(card)), candles(paths), now=FAR)
+    checked = 0
+    for (addr, at), cp_card, r in zip(rows, card, out.iter_rows(named=True), strict=True):
+        path = paths[addr]
+        call_s = T0 + at
+        entry = next((p for p in path if T0 + p[0] * 60 >= call_s and T0 + p[0] * 60 - call_s <= 900), None)
+        if entry is None:
+            assert r["x_from_call"] is None and r["low_from_call"] is None
+            continue
+        window = [p for p in path if entry[0] <= p[0] < entry[0] + 2880]
+        in_progress = next((p for p in path if T0 + p[0] * 60 <= call_s < T0 + p[0] * 60 + 60), None)
+        market = in_progress[1] if in_progress else entry[1]
+        # a card more than 2x off the market at the call is not read (docs/semantics.md#caller-stats)
+        card_ok = cp_card is not None and 0.5 <= cp_card / market <= 2.0
+        price = cp_card if card_ok else market
+        source = "card" if card_ok else "candle" if in_progress else "entry"
+        two = next((j for j, p in enumerate(window) if p[2] >= 2 * price), len(window))
+        peak = max(p[2] for p in window)
+        ath_minute = next(p[0] for p in window if p[2] == peak)
+        assert (r["call_price"], r["call_price_source"]) == (price, source)
+        assert r["x_from_call"] == pytest.approx(peak / price, rel=1e-12)
+        assert r["low_from_call"] == pytest.approx(min([price, *(p[3] for p in window[:two])]) / price, rel=1e-12)
+        assert r["time_to_peak_s"] == T0 + ath_minute * 60 - call_s
+        checked += 1
+    assert checked > 60
