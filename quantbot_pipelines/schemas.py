@@ -290,6 +290,15 @@ TOKEN_ANALYTICS = TableSpec(
         _f("end_multiple", pa.float64(), "last close in window / entry price"),
         _f("window_complete", pa.bool_(), "candles cover the whole window", False),
         _f("candles", pa.int64(), "candles in the window"),
+        _f("call_price", pa.float64(),
+           "price at the call: the card's, else the open of the 1m candle in progress, else the entry price "
+           "(docs/semantics.md#caller-stats)"),
+        _f("call_price_source", pa.string(), "card, candle or entry; null without a call price"),
+        _f("x_from_call", pa.float64(), "max high in window / call price (can be below 1)"),
+        _f("time_to_peak_s", pa.int64(), "seconds from the call to the ATH candle"),
+        _f("low_from_call", pa.float64(),
+           "min(call price, lows before the first candle with high >= 2x the call price) / call price; "
+           "a rug at or below the board's rug level"),
     ]),
 )
 
@@ -312,6 +321,38 @@ CALLER_LEADERBOARD = TableSpec(
         _f("median_time_to_2x_s", pa.float64(), "median seconds to 2x among calls that hit"),
         _f("median_drawdown_before_2x", pa.float64(), "median drawdown before 2x"),
         _f("score", pa.float64(), "confidence-adjusted score (see analytics/leaderboard.py)"),
+    ]),
+)
+
+CALLER_BOARDS = TableSpec(
+    name="caller_boards",
+    doc="Caller stats from the call price (X, hit rates, rugs, points) beside our score, one board per time "
+        "window and scope (all chats, or one chat), filtered by min calls and min median X "
+        "(docs/semantics.md#caller-stats).",
+    partition_by=(),
+    key=("window", "scope", "caller_id"),
+    schema=pa.schema([
+        _f("window", pa.string(), "7d, 30d, 90d or all: trailing call days ending at the latest call day", False),
+        _f("scope", pa.string(), "all (every chat together) or the chat id", False),
+        _f("chat_id", pa.string(), "the chat of a chat's board; null on scope all"),
+        _f("start_day", pa.date32(), "first call day of the window"),
+        _f("end_day", pa.date32(), "last call day of the window (the latest call day)"),
+        _f("rank", pa.int64(), "rank by score on this board (1 = best)"),
+        _f("caller_id", pa.string(), "caller id", False),
+        _f("caller_name", pa.string(), "caller name (the last used)"),
+        _f("calls", pa.int64(), "counted calls: ok, non-repeat, with a call price", False),
+        _f("tokens", pa.int64(), "distinct tokens"),
+        _f("mean_x", pa.float64(), "mean X from the call"),
+        _f("median_x", pa.float64(), "median X from the call"),
+        _f("hit_rate_2x", pa.float64(), "share of calls with X from the call >= 2"),
+        _f("hit_rate_5x", pa.float64(), "share with X from the call >= 5"),
+        _f("hit_rate_10x", pa.float64(), "share with X from the call >= 10"),
+        _f("rugs", pa.int64(), "calls that fell to the rug level before 2x from the call"),
+        _f("rug_rate", pa.float64(), "rugs / calls"),
+        _f("points", pa.float64(), "sum of the calls' points (points ladder)"),
+        _f("points_per_call", pa.float64(), "points / calls"),
+        _f("median_time_to_peak_s", pa.float64(), "median seconds from the call to the peak"),
+        _f("score", pa.float64(), "the caller board's confidence-adjusted score over the same calls"),
     ]),
 )
 
@@ -418,6 +459,12 @@ STRATEGY_LEADERBOARD = TableSpec(
         _f("book_exposure", pa.float64(), "time-weighted share of equity held in positions"),
         _f("book_trades", pa.int64(), "calls the book took"),
         _f("book_skipped", pa.int64(), "calls the book skipped (no cash, too many open, already holding)"),
+        # set on the best variant of a sweep file only (docs/semantics.md#overfitting-guards)
+        _f("sweep_variants", pa.int64(), "variants in the strategy's sweep file (on its best variant's row)"),
+        _f("sweep_days", pa.int64(), "call days of the sweep's daily return series"),
+        _f("sweep_dsr", pa.float64(), "Deflated Sharpe Ratio of the sweep's best variant"),
+        _f("sweep_pbo", pa.float64(), "Probability of Backtest Overfitting of the sweep (CSCV over day blocks)"),
+        _f("sweep_verdict", pa.string(), "what the DSR and PBO mean for the sweep's best variant"),
     ]),
 )
 
@@ -479,6 +526,104 @@ PORTFOLIO_BOOKS = TableSpec(
     ]),
 )
 
+_FOLD_FIELDS = [
+    _f("fold", pa.string(), "the fold's test window, first..last day (partition; docs/semantics.md#walk-forward)", False),
+    _f("fold_index", pa.int64(), "0 for the first fold", False),
+    _f("mode", pa.string(), "rolling or anchored train windows"),
+    _f("train_start", pa.date32(), "first train day"),
+    _f("train_end", pa.date32(), "last train day"),
+    _f("test_start", pa.date32(), "first test day"),
+    _f("test_end", pa.date32(), "last test day"),
+    _f("test_days", pa.int64(), "test days that hold calls"),
+    _f("policy", pa.string(), "top_callers (one strategy for the chosen callers) or per_caller", False),
+]
+
+_BASELINE_FIELDS = [
+    _f("all_callers_trades", pa.int64(), "baseline: every caller's test trades under the top_callers strategy"),
+    _f("all_callers_mean_return", pa.float64(), "baseline: their mean net return"),
+    _f("hold_calls", pa.int64(), "baseline: the chosen callers' test calls held to the window's end"),
+    _f("hold_mean_return", pa.float64(), "baseline: their mean return at the strategy's fee and slippage"),
+    _f("random_p05", pa.float64(), "5th percentile of the mean return of random caller sets"),
+    _f("random_median", pa.float64(), "median of the mean return of random caller sets"),
+    _f("random_p95", pa.float64(), "95th percentile of the mean return of random caller sets"),
+    _f("random_percentile", pa.float64(), "share of random caller sets whose mean is below the choice's"),
+]
+
+_PERSISTENCE_FIELDS = [
+    _f("persistence_rho", pa.float64(), "rank correlation of caller scores, train vs test "
+       "(docs/semantics.md#caller-persistence)"),
+    _f("persistence_low", pa.float64(), "lower end of its 90% bootstrap interval"),
+    _f("persistence_high", pa.float64(), "upper end of its 90% bootstrap interval"),
+]
+
+WALK_FORWARD = TableSpec(
+    name="walk_forward",
+    doc="Per fold and policy: what the boards chose on the train days and what it made on the test days.",
+    partition_by=("fold",),
+    key=("fold", "policy"),
+    schema=pa.schema(_FOLD_FIELDS + [
+        _f("candidates", pa.int64(), "callers ranked on the train days' caller board"),
+        _f("callers", pa.string(), "JSON list of the chosen caller ids, best first"),
+        _f("strategy", pa.string(), "the strategy (top_callers) or JSON caller -> strategy (per_caller)"),
+        _f("is_trades", pa.int64(), "the choice's trades on the train days"),
+        _f("is_mean_return", pa.float64(), "their mean net return: the figure it was chosen on"),
+        _f("oos_trades", pa.int64(), "the choice's trades on the test days"),
+        _f("oos_mean_return", pa.float64(), "their mean net return (out of sample)"),
+        _f("oos_median_return", pa.float64(), "their median net return"),
+        _f("oos_win_rate", pa.float64(), "their share with net return > 0"),
+        _f("decay", pa.float64(), "is_mean_return - oos_mean_return"),
+        _f("oos_book_return", pa.float64(), "top_callers: the strategy's book over the test trades"),
+        _f("oos_book_max_drawdown", pa.float64(), "top_callers: that book's largest fall from a high"),
+    ] + _BASELINE_FIELDS + [
+        _f("random_draws", pa.int64(), "random caller sets drawn"),
+        _f("random_sums", pa.string(), "JSON: each random set's sum of test net returns (for stitching)"),
+        _f("random_counts", pa.string(), "JSON: each random set's count of test trades (for stitching)"),
+    ] + _PERSISTENCE_FIELDS + [
+        _f("persistence_callers", pa.int64(), "callers ranked on both the train and the test board"),
+    ]),
+)
+
+WALK_FORWARD_TRADES = TableSpec(
+    name="walk_forward_trades",
+    doc="The trades each fold's choice made on its test days (simulation_results rows).",
+    partition_by=("fold",),
+    key=("fold", "policy", "chat_id", "message_id", "chain", "address"),
+    schema=pa.schema([_FOLD_FIELDS[0], _FOLD_FIELDS[-1]] + [
+        SIMULATION_RESULTS.schema.field(c) for c in (
+            "day", "strategy_file", "strategy", "chat_id", "message_id", "chain", "address", "caller_id",
+            "call_ts", "repeat", "entry_ts", "entry_price", "exit_ts", "exit_reason", "fills", "net_multiple",
+            "net_return", "size_usd", "impact", "pool_usd", "liquidity_source", "window_complete")]),
+)
+
+WALK_FORWARD_SUMMARY = TableSpec(
+    name="walk_forward_summary",
+    doc="Every fold stitched together, per policy: out of sample against in sample and the baselines.",
+    partition_by=(),
+    key=("policy",),
+    schema=pa.schema([
+        _FOLD_FIELDS[-1],
+        _f("folds", pa.int64(), "folds", False),
+        _f("folds_with_choice", pa.int64(), "folds that chose callers"),
+        _f("first_test_day", pa.date32(), "first test day of the first fold"),
+        _f("last_test_day", pa.date32(), "last test day of the last fold"),
+        _f("oos_trades", pa.int64(), "the choices' test trades, each day counted once"),
+        _f("oos_mean_return", pa.float64(), "their mean net return (pooled)"),
+        _f("oos_median_return", pa.float64(), "their median net return"),
+        _f("oos_win_rate", pa.float64(), "their share with net return > 0"),
+        _f("is_trades", pa.int64(), "the choices' train trades"),
+        _f("is_mean_return", pa.float64(), "their mean net return (pooled)"),
+        _f("decay", pa.float64(), "is_mean_return - oos_mean_return"),
+    ] + _BASELINE_FIELDS + [
+        _f("book_start_usd", pa.float64(), "top_callers: the book's starting cash"),
+        _f("book_final_usd", pa.float64(), "top_callers: its equity after the last fold"),
+        _f("book_return", pa.float64(), "top_callers: book_final_usd / book_start_usd - 1"),
+        _f("book_max_drawdown", pa.float64(), "top_callers: largest fall of the stitched equity from a high"),
+    ] + _PERSISTENCE_FIELDS + [
+        _f("persistence_folds", pa.int64(), "folds with a persistence figure (rho is their mean)"),
+        _f("verdict", pa.string(), "one sentence of what the figures say"),
+    ]),
+)
+
 RUN_FAILURES = TableSpec(
     name="run_failures",
     doc="Failed Dagster runs, recorded by the run-failure sensor.",
@@ -499,9 +644,9 @@ ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, PAIR_TOKENS, RAW_CANDLES, CANDLE_LEDGER,
               CANDLE_ANSWERS, AGGREGATED_CANDLES, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
-              TOKEN_ANALYTICS, CALLER_LEADERBOARD, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
+              TOKEN_ANALYTICS, CALLER_LEADERBOARD, CALLER_BOARDS, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
               STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, PORTFOLIO_RESULTS, PORTFOLIO_BOOKS,
-              RUN_FAILURES)
+              WALK_FORWARD, WALK_FORWARD_TRADES, WALK_FORWARD_SUMMARY, RUN_FAILURES)
 }
 
 
