@@ -19,6 +19,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
+# the sample covers six weeks of calls: walk-forward folds of 14 train, 7 test and 7 step days fit it (4 folds);
+# the UI on the same instance must use the same folds. Set the variables to override (defaults: 60/14/14)
+demo ui: export QUANTBOT_WF_TRAIN_DAYS ?= 14
+demo ui: export QUANTBOT_WF_TEST_DAYS ?= 7
+demo ui: export QUANTBOT_WF_STEP_DAYS ?= 7
+
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) scripts/demo.py
 

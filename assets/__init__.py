@@ -6,7 +6,7 @@ parameter annotations (AssetExecutionContext, Config classes) at definition time
 
 from dagster import Definitions, ExecutorDefinition, in_process_executor
 
-from assets import analytics, candles, ops, simulation, telegram
+from assets import analytics, candles, ops, simulation, telegram, validation
 from assets.partitions import CallDays
 from resources import build_resources
 from resources.settings import Settings
@@ -25,6 +25,7 @@ def build_definitions(settings: Settings, resources: dict | None = None,
         candles.defs(settings, days),
         analytics.defs(settings, days),
         simulation.defs(settings, days),
+        validation.defs(settings),
         ops.defs(settings),
         Definitions(
             resources=resources if resources is not None else build_resources(settings), executor=executor),

@@ -73,13 +73,21 @@ def _range(lo, hi) -> str:
 
 def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
     """Either strategy board (per strategy, or per caller x strategy), best first; returns in percent, with
-    the range the same-candle order allows and, on the strategy board, the book's figures."""
+    the range the same-candle order allows and, on the strategy board, the book's figures and the sweep's
+    overfitting guards on its best variant (docs/semantics.md#overfitting-guards), whose row is shown even
+    below the top."""
     has_caller = "caller_id" in board.columns
     has_book = "book_return" in board.columns
+    has_guard = "sweep_dsr" in board.columns
     columns = ["rank", "strategy"] + (["caller"] if has_caller else []) + [
         "trades", "win rate", "mean", "mean low .. high", "median", "profit factor", "worst", "best", "exits",
-        "incomplete"] + (["order", "book", "book max DD", "book Sharpe", "book rank"] if has_book else [])
-    rows = board.sort(["rank", "mean_return"], descending=[False, True], nulls_last=True).head(top)
+        "incomplete"] + (["order", "book", "book max DD", "book Sharpe", "book rank"] if has_book else []) + (
+        ["DSR", "PBO", "sweep guard"] if has_guard else [])
+    ordered = board.sort(["rank", "mean_return"], descending=[False, True], nulls_last=True)
+    rows = ordered.head(top)
+    if has_guard:
+        # a sweep's best variant by Sharpe can rank low by mean return; its verdict must still be seen
+        rows = pl.concat([rows, ordered.slice(top).filter(pl.col("sweep_verdict").is_not_null())])
     out = []
     for r in rows.iter_rows(named=True):
         cells = [str(r["rank"]) if r["rank"] is not None else "–", r["strategy"]]
@@ -97,5 +105,32 @@ def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
                       "" if r["book_max_drawdown"] is None else f"{r['book_max_drawdown'] * 100:.1f}%",
                       "" if r["book_sharpe"] is None else f"{r['book_sharpe']:.2f}",
                       "" if r["book_rank"] is None else str(r["book_rank"])]
+        if has_guard:
+            cells += [_share(r["sweep_dsr"]), _share(r["sweep_pbo"]), r["sweep_verdict"] or ""]
         out.append(cells)
     return _strings(out, columns)
+
+
+CALLER_STATS_COLUMNS = ["#", "caller", "calls", "median X", "mean X", "2x", "5x", "10x", "rugs", "points",
+                        "points/call", "median time to peak", "score"]
+
+
+def _points(x) -> str:
+    return "" if x is None else f"{x:+,.0f}" if x == int(x) else f"{x:+,.1f}"
+
+
+def caller_stats_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
+    """One caller board (a window and scope of caller_boards), by rank: the figures from the call price beside
+    our score; docs/semantics.md#caller-stats."""
+    rows = board.sort("rank", nulls_last=True).head(top)
+    return _strings([[
+        "" if r["rank"] is None else str(r["rank"]),
+        (r["caller_name"] or r["caller_id"]).replace("\n", " "),
+        str(r["calls"]),
+        _multiple(r["median_x"]), _multiple(r["mean_x"]),
+        _share(r["hit_rate_2x"]), _share(r["hit_rate_5x"]), _share(r["hit_rate_10x"]),
+        f"{r['rugs']} ({_share(r['rug_rate'])})",
+        _points(r["points"]), "" if r["points_per_call"] is None else f"{r['points_per_call']:+.2f}",
+        _hmm(r["median_time_to_peak_s"]),
+        "" if r["score"] is None else f"{r['score']:.3f}",
+    ] for r in rows.iter_rows(named=True)], CALLER_STATS_COLUMNS)

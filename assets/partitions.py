@@ -42,6 +42,10 @@ telegram_exports_partitions = DynamicPartitionsDefinition(name="telegram_exports
 # one partition per strategy file in strategies/ (a sweep file is one partition), kept in step by a sensor
 strategy_files = DynamicPartitionsDefinition(name="strategies")
 
+# one partition per walk-forward fold, keyed by its test window (quantbot_pipelines/validation/folds.py), kept
+# in step with the call days by the follow-through sensor and the pipeline runner
+walk_forward_folds = DynamicPartitionsDefinition(name="walk_forward_folds")
+
 
 @dataclass(frozen=True)
 class CallDays:
@@ -152,3 +156,14 @@ def day_ranges(days: list[str]) -> list[tuple[str, str]]:
 
 def range_tags(first: str, last: str) -> dict[str, str]:
     return {RANGE_START: first, RANGE_END: last}
+
+
+def fold_changes(held: list[str], planned: list[str]) -> tuple[list[str], list[str]]:
+    """(fold keys to add, fold keys to delete) to make the instance's fold partitions the planned ones, in the
+    plan's order: when a held key would come after a new earlier one (the first call day moved), every held key
+    is deleted and all are added again, so a range of folds is always a span of consecutive test windows."""
+    keep = [k for k in held if k in set(planned)]
+    new = [k for k in planned if k not in set(held)]
+    if keep and new and min(new) < max(keep) or keep != sorted(keep):
+        return list(planned), list(held)
+    return new, [k for k in held if k not in set(planned)]

@@ -1,7 +1,8 @@
 """Materialize the whole pipeline on one instance: what `make demo`, the tests and the pipeline benchmark run.
 The UI does the same through sensors; this is the scripted path, and it runs the very runs of a wave
 (assets/waves.py): one staging run per export, then one run over the whole day range through every day stage
-and the caller and token boards, then one run of every strategy file over those days with the strategy boards.
+and the caller and token boards, then one run of every strategy file over those days with the strategy boards,
+then one run of every walk-forward fold with the stitched summary.
 A year of days costs a handful of runs, not one process per day.
 """
 
@@ -12,9 +13,18 @@ from collections.abc import Callable
 
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from assets.partitions import range_tags, strategy_files, telegram_exports_partitions
-from assets.waves import DAY_X_STRATEGY, DAYS, EXPORTS, kind, next_stage
+from assets.partitions import (
+    fold_changes,
+    range_tags,
+    strategy_files,
+    telegram_exports_partitions,
+    walk_forward_folds,
+)
+from assets.validation import FOLD_PLAN, fold_keys
+from assets.waves import DAY_X_STRATEGY, DAYS, EXPORTS, FOLDS, kind, next_stage
+from quantbot_pipelines.schemas import WALK_FORWARD
 from quantbot_pipelines.telegram.staging import all_calls, inbox_exports
+from quantbot_pipelines.validation import FoldPlan
 
 
 def _label(keys) -> str:
@@ -26,6 +36,15 @@ def _add_partitions(instance: DagsterInstance, name: str, keys: list[str]) -> No
     new = [k for k in keys if not instance.has_dynamic_partition(name, k)]
     for i in range(0, len(new), 500):  # SQLite caps the variables of one statement
         instance.add_dynamic_partitions(name, new[i:i + 500])
+
+
+def sync_folds(instance: DagsterInstance, planned: list[str]) -> list[str]:
+    """Make the instance's fold partitions the planned ones (assets/partitions.py, fold_changes)."""
+    add, delete = fold_changes(instance.get_dynamic_partitions(walk_forward_folds.name), planned)
+    for key in delete:
+        instance.delete_dynamic_partition(walk_forward_folds.name, key)
+    _add_partitions(instance, walk_forward_folds.name, add)
+    return planned
 
 
 def materialize_pipeline(instance: DagsterInstance, defs: Definitions, *, log: Callable[[str], None] = print,
@@ -75,6 +94,13 @@ def materialize_pipeline(instance: DagsterInstance, defs: Definitions, *, log: C
                 return runs
             run(f"{_label(keys)} ({len(ordered)} files)", keys,
                 tags=range_tags(f"{days[0]}|{ordered[0]}", f"{days[-1]}|{ordered[-1]}"))
+        elif part_kind == FOLDS:
+            plan = FoldPlan(**graph.get(AssetKey(WALK_FORWARD.name)).metadata[FOLD_PLAN].value)
+            folds = sync_folds(instance, fold_keys(resources["warehouse"].get(), plan))
+            if not folds:
+                log(f"  no walk-forward fold yet: the calls span fewer than {plan.train_days} + 1 days")
+                return runs
+            run(f"{_label(keys)} ({len(folds)} folds)", keys, tags=range_tags(folds[0], folds[-1]))
         else:
             run(_label(keys), keys)
         done |= keys

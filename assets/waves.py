@@ -20,11 +20,13 @@ import json
 from collections.abc import Callable, Iterable
 
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetKey,
     AssetSelection,
     DagsterEventType,
     DagsterRun,
     DefaultSensorStatus,
+    DeleteDynamicPartitionsRequest,
     MultiPartitionsDefinition,
     PartitionsDefinition,
     RunRequest,
@@ -38,9 +40,21 @@ from dagster import (
     sensor,
 )
 
-from assets.partitions import RANGE_END, RANGE_START, day_ranges, range_tags, strategy_files
+from assets.partitions import (
+    RANGE_END,
+    RANGE_START,
+    day_ranges,
+    fold_changes,
+    range_tags,
+    strategy_files,
+    walk_forward_folds,
+)
+from assets.validation import fold_plan
+from assets.validation.assets import call_day_span
 from quantbot_pipelines.schemas import TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS
+from quantbot_pipelines.validation import FoldPlan
 from resources.settings import Settings
+from resources.warehouse import WarehouseResource
 
 WAVE, EXPORT, STRATEGY, REFRESH = "quantbot/wave", "quantbot/export", "quantbot/strategy", "quantbot/refresh"
 PREFIX = "quantbot/"
@@ -58,8 +72,14 @@ simulation_job = define_asset_job(
     "simulate_strategies",
     selection=AssetSelection.groups("simulation", "leaderboards"),
     description="simulation_results over a range of call days x strategy files, and the leaderboards.")
+# with the leaderboards: a simulation run by hand leaves both the boards and the folds to follow, in one run
+validation_job = define_asset_job(
+    "validate_walk_forward",
+    selection=AssetSelection.groups("validation", "leaderboards"),
+    description="The walk-forward folds a change touched, the stitched summary of every fold, and the "
+                "leaderboards still to bring up to date.")
 
-EXPORTS, DAYS, DAY_X_STRATEGY, NONE = "exports", "days", "day_x_strategy", "none"
+EXPORTS, DAYS, DAY_X_STRATEGY, FOLDS, NONE = "exports", "days", "day_x_strategy", "folds", "none"
 
 
 def wave_id(seed: str) -> str:
@@ -74,6 +94,8 @@ def kind(pdef: PartitionsDefinition | None) -> str:
         return DAY_X_STRATEGY
     if isinstance(pdef, TimeWindowPartitionsDefinition):
         return DAYS
+    if getattr(pdef, "name", None) == walk_forward_folds.name:
+        return FOLDS
     return EXPORTS
 
 
@@ -100,7 +122,7 @@ def next_stage(graph, done: Iterable[AssetKey]) -> tuple[str, set[AssetKey]]:
     by_kind: dict[str, set[AssetKey]] = {}
     for key in stale:
         by_kind.setdefault(kind(graph.get(key).partitions_def), set()).add(key)
-    part_kind = next((k for k in (DAYS, DAY_X_STRATEGY) if by_kind.get(k)), NONE)
+    part_kind = next((k for k in (DAYS, DAY_X_STRATEGY, FOLDS) if by_kind.get(k)), NONE)
     part = by_kind.get(part_kind, set()) if part_kind != NONE else set()
     later = stale - part - by_kind.get(NONE, set())
     boards = {k for k in by_kind.get(NONE, set()) if not (graph.get(k).parent_keys & later)}
@@ -169,7 +191,36 @@ def _staged_days(context: SensorEvaluationContext, run: DagsterRun) -> list[str]
     return sorted(days)
 
 
-def follow(context: SensorEvaluationContext, run: DagsterRun) -> RunRequest | None:
+class FoldSync:
+    """The walk-forward folds of one tick: the plan's folds over the call days the warehouse holds (read once,
+    when a run first needs them), and the partition requests that make the instance's fold keys those."""
+
+    def __init__(self, plan: FoldPlan, warehouse: WarehouseResource, instance):
+        self.plan, self.warehouse, self.instance = plan, warehouse, instance
+        self._folds: list | None = None
+        self.requests: list = []
+
+    def folds(self) -> list:
+        if self._folds is None:
+            span = call_day_span(self.warehouse.get())
+            self._folds = self.plan.folds(*span) if span else []
+            add, delete = fold_changes(self.instance.get_dynamic_partitions(walk_forward_folds.name),
+                                       [f.key for f in self._folds])
+            if delete:
+                self.requests.append(DeleteDynamicPartitionsRequest(walk_forward_folds.name, delete))
+            if add:
+                self.requests.append(AddDynamicPartitionsRequest(walk_forward_folds.name, add))
+        return self._folds
+
+    def touched(self, days: list[str]) -> list[str]:
+        """The folds whose train or test window holds one of `days` (every fold without days)."""
+        folds = self.folds()
+        if days:
+            folds = self.plan.folds_touching(folds, {dt.date.fromisoformat(d) for d in days})
+        return [f.key for f in folds]
+
+
+def follow(context: SensorEvaluationContext, run: DagsterRun, folds: FoldSync | None = None) -> RunRequest | None:
     """The one run that follows a successful `run`, or None when nothing downstream of it is left."""
     graph = context.repository_def.asset_graph
     done = {k for k in _run_assets(context, run) if graph.has(k)}
@@ -198,7 +249,19 @@ def follow(context: SensorEvaluationContext, run: DagsterRun) -> RunRequest | No
                 context.log.info(f"after run {run.run_id[:8]}: no strategy files, nothing to simulate")
                 return None
             tags.update(ranged)
-    job = call_days_job if next_kind == DAYS else simulation_job
+    if next_kind == FOLDS:
+        touched = folds.touched(_run_days(run)) if folds is not None else []
+        if touched:
+            tags.update(range_tags(touched[0], touched[-1]))
+        else:
+            # no fold over the call days yet: only the boards, if any are left
+            context.log.info(f"after run {run.run_id[:8]}: no walk-forward fold over the call days yet")
+            validation = AssetSelection.groups("validation").resolve(graph)
+            keys = {k for k in keys if k not in validation}
+            if not keys:
+                return None
+            next_kind = NONE
+    job = {DAYS: call_days_job, DAY_X_STRATEGY: simulation_job, FOLDS: validation_job}.get(next_kind, simulation_job)
     return RunRequest(run_key=f"follow:{run.run_id}", job_name=job.name,
                       asset_selection=sorted(keys, key=lambda k: k.to_user_string()), tags=tags)
 
@@ -206,7 +269,7 @@ def follow(context: SensorEvaluationContext, run: DagsterRun) -> RunRequest | No
 PAGE = 100  # successful runs read per tick; more are read on the next tick
 
 
-def follow_requests(context: SensorEvaluationContext) -> SensorResult:
+def follow_requests(context: SensorEvaluationContext, folds: FoldSync | None = None) -> SensorResult:
     instance = context.instance
     if not context.cursor:
         # a fresh sensor starts after the runs the instance already has: they were followed already (or were
@@ -219,19 +282,27 @@ def follow_requests(context: SensorEvaluationContext) -> SensorResult:
                                              ascending=True)
     ids = [r.event_log_entry.run_id for r in page.records]
     runs = {r.run_id: r for r in instance.get_runs(RunsFilter(run_ids=ids))} if ids else {}
-    requests = [req for run_id in ids if run_id in runs and (req := follow(context, runs[run_id]))]
+    requests = [req for run_id in ids if run_id in runs and (req := follow(context, runs[run_id], folds))]
     return SensorResult(run_requests=requests,
+                        # applied before the run requests: a run over new folds finds their partitions
+                        dynamic_partitions_requests=folds.requests if folds is not None else None,
                         cursor=json.dumps({"after": page.cursor if page.records else after}),
                         skip_reason=None if requests else SkipReason(f"{len(ids)} run(s) succeeded, none "
                                                                     "with anything downstream left"))
 
 
 def follow_through_sensor(settings: Settings) -> SensorDefinition:
+    plan = fold_plan(settings)
+
+    def follow_tick(context: SensorEvaluationContext, warehouse: WarehouseResource) -> SensorResult:
+        return follow_requests(context, FoldSync(plan, warehouse, context.instance))
+
     return sensor(
         name="follow_through_sensor",
-        jobs=[call_days_job, simulation_job],
+        jobs=[call_days_job, simulation_job, validation_job],
         minimum_interval_seconds=max(5, settings.sensor_interval_s // 2),
         default_status=DefaultSensorStatus.RUNNING,
         description="Requests the next step after every successful run (one range per step, with the run's "
-                    "quantbot/* tags): staging -> call days -> simulation and leaderboards.",
-    )(follow_requests)
+                    "quantbot/* tags): staging -> call days -> simulation and leaderboards -> the walk-forward "
+                    "folds those days touch.",
+    )(follow_tick)

@@ -25,6 +25,8 @@ password masked (`user:***@host`), and counts as a secret: the resource or execu
 | QUANTBOT_INTERVALS | 5m,15m,1h,4h,1d | aggregated candle intervals (a partition dimension): N followed by m, h or d, from 1m to 1d, each dividing a day, no repeats |
 | QUANTBOT_STRATEGIES | ./strategies | folder of strategy YAML files |
 | QUANTBOT_MAX_VARIANTS | 10000 | most strategies one strategy file (a sweep) may expand to: a whole number in [1, 1000000] |
+| QUANTBOT_WF_TRAIN_DAYS, QUANTBOT_WF_TEST_DAYS, QUANTBOT_WF_STEP_DAYS | 60, 14, 14 | walk-forward folds: train, test and step lengths in days, whole numbers in [1, 3650] (docs/semantics.md#walk-forward) |
+| QUANTBOT_WF_MODE | rolling | rolling (train on the last QUANTBOT_WF_TRAIN_DAYS days) or anchored (train on every day from the first) |
 | QUANTBOT_SENSOR_INTERVAL_S | 30 | how often the inbox and strategy sensors look (the follow-through sensor: half of it): whole seconds in [1, 86400] |
 | QUANTBOT_MIN_COVERAGE | 0.8 | share of a day's calls with candles below which the coverage check warns: a number in [0, 1] |
 | QUANTBOT_ALERT_WEBHOOK_URL | (unset) | run-failure alerts: an http(s) URL, read through EnvVar (never logged) |
@@ -58,6 +60,7 @@ DEFAULT_CELERY_BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_CELERY_BACKEND = "rpc://"
 DEFAULT_MAX_VARIANTS = 10_000  # the strategy loader's default (quantbot_pipelines/simulation/strategy.py)
 EARLIEST_START = dt.date(2000, 1, 1)
+WALK_FORWARD_MODES = ("rolling", "anchored")
 
 
 class SettingsError(ValueError):
@@ -143,6 +146,7 @@ class Settings:
     celery_backend: str  # masked when it carries a password (see secrets_set)
     secrets_set: frozenset[str]
     max_variants: int = DEFAULT_MAX_VARIANTS
+    walk_forward: tuple[int, int, int, str] = (60, 14, 14, "rolling")  # train, test, step days; mode
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -189,6 +193,10 @@ class Settings:
             celery_backend=kept("QUANTBOT_CELERY_BACKEND", backend),
             secrets_set=frozenset(secrets),
             max_variants=check.integer("QUANTBOT_MAX_VARIANTS", DEFAULT_MAX_VARIANTS, low=1, high=1_000_000),
+            walk_forward=(check.integer("QUANTBOT_WF_TRAIN_DAYS", 60, low=1, high=3650),
+                          check.integer("QUANTBOT_WF_TEST_DAYS", 14, low=1, high=3650),
+                          check.integer("QUANTBOT_WF_STEP_DAYS", 14, low=1, high=3650),
+                          check.choice("QUANTBOT_WF_MODE", "rolling", WALK_FORWARD_MODES)),
         )
         if check.problems:
             raise SettingsError(check.problems)

@@ -24,6 +24,7 @@ import polars as pl
 from assets import build_definitions
 from assets.boards import caller_board_view, strategy_board_view
 from assets.runner import materialize_pipeline
+from assets.validation.assets import walk_forward_view
 from quantbot_pipelines.sample import write_sample_inbox
 from quantbot_pipelines.telegram.staging import all_calls
 from resources.settings import Settings
@@ -61,6 +62,14 @@ def main(instance: DagsterInstance) -> None:
     print("\nTop exit strategies (mean net return = an equal-sized book, after fees and slippage; low .. high: the "
           "same-candle order's range; book: a $2,000 bankroll following the calls, docs/semantics.md#bankroll):")
     show(strategy_board_view(wh.read("strategy_leaderboard"), top=8).select(DEMO_STRATEGY_COLUMNS))
+    folds = wh.read("walk_forward")
+    if folds.height:
+        names = dict(wh.read("caller_leaderboard").select("caller_id", "caller_name").iter_rows())
+        print("\nWalk-forward (docs/semantics.md#walk-forward): chosen on each fold's train days, traded on its "
+              "test days; every caller and random callers on the same days:")
+        show(walk_forward_view(folds, names))
+        for r in wh.read("walk_forward_summary").iter_rows(named=True):
+            print(f"  {r['policy']}: {r['verdict']}")
     print(f"\nOpen the Dagster UI on this instance (every run above is there):\n  make ui"
           f"   # dagster dev on DAGSTER_HOME={os.environ['DAGSTER_HOME']}; Ctrl-C stops all of it\n"
           f"then browse http://127.0.0.1:3000 (the sensors start from what this instance holds: nothing is "

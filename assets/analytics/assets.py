@@ -5,6 +5,7 @@ Every figure is defined in docs/semantics.md; the library implements it.
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -25,10 +26,19 @@ from dagster import (
 from pydantic import Field
 
 from assets.automation import day_stage, leaderboard
-from assets.boards import caller_board_view
+from assets.boards import caller_board_view, caller_stats_view
 from assets.metadata import image, note_partition, related, run_totals, table, timed
 from assets.plots import ath_distribution_plot
-from quantbot_pipelines.analytics import aggregate_candles, rollup_mismatches
+from quantbot_pipelines.analytics import (
+    DEFAULT_WINDOWS,
+    PointsLadder,
+    aggregate_candles,
+    board_list,
+    rollup_mismatches,
+)
+from quantbot_pipelines.analytics import (
+    caller_boards as build_caller_boards,
+)
 from quantbot_pipelines.analytics import (
     caller_leaderboard as build_caller_leaderboard,
 )
@@ -38,9 +48,11 @@ from quantbot_pipelines.analytics import (
 from quantbot_pipelines.analytics import (
     token_leaderboard as build_token_leaderboard,
 )
+from quantbot_pipelines.analytics.caller_stats import ALL
 from quantbot_pipelines.backtest import DEFAULT_HORIZON_S, DEFAULT_MAX_ENTRY_GAP_S
 from quantbot_pipelines.schemas import (
     AGGREGATED_CANDLES,
+    CALLER_BOARDS,
     CALLER_LEADERBOARD,
     CANDLE_LEDGER,
     RAW_CANDLES,
@@ -48,6 +60,7 @@ from quantbot_pipelines.schemas import (
     TOKEN_ANALYTICS,
     TOKEN_LEADERBOARD,
 )
+from resources.downloads import DownloadsResource
 from resources.warehouse import WarehouseResource
 
 CHECKED_TOKENS = 25  # tokens of each day and interval compared with a direct rollup: a year checks ~45,000
@@ -199,6 +212,69 @@ def caller_leaderboard(config: LeaderboardConfig, warehouse: WarehouseResource) 
     }
     if top:
         meta["ath_distribution"] = image(ath_distribution_plot(analytics, top), "ATH multiples of the top callers")
+    return MaterializeResult(metadata=meta)
+
+
+_LADDER = PointsLadder()
+BOARD_FOLDER = "caller_boards"  # subfolder of the downloads folder holding one CSV per board
+
+
+class CallerBoardsConfig(Config):
+    min_calls: int = Field(default=5, ge=1, description="callers with fewer counted calls are left off a board")
+    min_x: float = Field(default=0.0, ge=0, description="callers whose median X from the call is below this are "
+                                                        "left off a board")
+    rug_level: float = Field(default=0.10, ge=0, lt=1, description="a rug: the price falls to this share of the "
+                                                                   "call price or lower before 2x from the call")
+    windows: list[str] = Field(default=list(DEFAULT_WINDOWS), description="trailing call-day windows (<N>d) "
+                                                                          "and/or all")
+    points: dict[str, float] = Field(default={f"{x:g}x": p for x, p in _LADDER.levels},
+                                     description="points ladder: level (multiple from the call, 2x) -> points "
+                                                 "of a call whose highest level reached is that one")
+    rug_points: float = Field(default=_LADDER.rug, description="points of a rug")
+    miss_points: float = Field(default=_LADDER.miss, description="points of a call below the ladder's lowest level")
+
+
+def _csv_name(window: str, chat_id: str | None) -> str:
+    return f"{window}-all" if chat_id is None else f"{window}-chat-{chat_id}"
+
+
+@leaderboard(
+    deps=[TOKEN_ANALYTICS.name],
+    description="Caller stats from the price at the call (X from the call, 2x/5x/10x hit rates, rugs, points) "
+                "beside our score, one board per time window (7d, 30d, 90d, all) and scope (all chats, each "
+                "chat); each board also as a CSV in the downloads folder (definition: "
+                "docs/semantics.md#caller-stats)." + related("token_analytics", "caller_leaderboard"),
+)
+@timed
+def caller_boards(config: CallerBoardsConfig, warehouse: WarehouseResource,
+                  downloads: DownloadsResource) -> MaterializeResult:
+    wh = warehouse.get()
+    analytics = wh.read(TOKEN_ANALYTICS)
+    ladder = PointsLadder.from_mapping(config.points, rug=config.rug_points, miss=config.miss_points)
+    board = build_caller_boards(analytics, windows=config.windows, min_calls=config.min_calls, min_x=config.min_x,
+                                rug_level=config.rug_level, points=ladder)
+    wh.write_partition(CALLER_BOARDS, {}, board)
+    parts = board.partition_by(["window", "scope"], as_dict=True)
+    empty = board.head(0)
+    files: dict[str, str] = {}
+    for window, scope, chat_id in board_list(analytics, windows=config.windows).select(
+            "window", "scope", "chat_id").iter_rows():
+        rows = parts.get((window, scope), empty)
+        path = downloads.write(_csv_name(window, chat_id), rows.write_csv(), sub=BOARD_FOLDER, suffix=".csv")
+        files[f"{window}/{scope}"] = str(path)
+    # a board that is gone (a chat without counted calls any more) leaves no stale file behind
+    downloads.prune(BOARD_FOLDER, [*map(Path, files.values())], "*.csv")
+    meta: dict = {
+        "boards": len(files),
+        "rows": board.height,
+        "downloads": MetadataValue.path(str(downloads.folder(BOARD_FOLDER).resolve())),
+        "csv_files": MetadataValue.json(files),
+    }
+    for window in config.windows:
+        top = parts.get((window, ALL), empty)
+        meta[f"top_{window}"] = table(caller_stats_view(top, top=20), rows=20)
+        if f"{window}/{ALL}" in files:
+            meta[f"csv_{window}"] = MetadataValue.path(files[f"{window}/{ALL}"])
     return MaterializeResult(metadata=meta)
 
 

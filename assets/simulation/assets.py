@@ -14,12 +14,14 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
     multi_asset,
 )
+from pydantic import Field
 
 from assets.automation import leaderboard
 from assets.boards import strategy_board_view
@@ -50,6 +52,7 @@ from quantbot_pipelines.simulation import (
 from quantbot_pipelines.simulation.engine import resettle
 from quantbot_pipelines.simulation.pools import source_liquidity
 from quantbot_pipelines.simulation.refine import ambiguous_minutes
+from quantbot_pipelines.validation.overfitting import sweep_guards
 from resources.candles import CandleSourceResource
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
@@ -226,8 +229,8 @@ def simulation_results(day_x_strategy: PartitionsDefinition) -> AssetsDefinition
 
 # what the boards and their plots read of each trade: a year of a sweep is ~10M trades, so the columns they
 # do not use (fills, prices, ids) are left on disk
-ROLLUP_COLUMNS = ["strategy", "strategy_file", "caller_id", "caller_name", "repeat", "exit_reason", "exit_ts",
-                  "net_return", "window_complete", "call_ts", "net_multiple", "net_multiple_low",
+ROLLUP_COLUMNS = ["day", "strategy", "strategy_file", "caller_id", "caller_name", "repeat", "exit_reason",
+                  "exit_ts", "net_return", "window_complete", "call_ts", "net_multiple", "net_multiple_low",
                   "net_multiple_high", "ambiguous_candles"]
 
 
@@ -237,25 +240,50 @@ def _rollup_input(wh, strategies: StrategyFolderResource) -> pl.DataFrame:
     return wh.read(SIMULATION_RESULTS, where=[("strategy_file", "in", current)], columns=ROLLUP_COLUMNS)
 
 
+class StrategyLeaderboardConfig(Config):
+    pbo_blocks: int = Field(default=16, ge=2, multiple_of=2,
+                            description="day blocks of the sweeps' PBO (even; docs/semantics.md#overfitting-guards)")
+
+
+def _guard_metadata(guards: pl.DataFrame) -> dict:
+    """The sweeps' guards as a table and their verdicts as readable lines."""
+    def pct(x) -> str:
+        return "" if x is None else f"{x:.0%}"
+
+    rows = list(guards.iter_rows(named=True))
+    view = pl.DataFrame([[r["strategy_file"], r["strategy"], str(r["variants"]), str(r["days"]), pct(r["dsr"]),
+                          pct(r["pbo"]), r["verdict"]] for r in rows],
+                        schema={c: pl.String for c in ("file", "best variant", "variants", "days", "DSR", "PBO",
+                                                       "verdict")}, orient="row")
+    lines = "\n".join(f"- **{r['strategy_file']}** (`{r['strategy']}`): {r['verdict']}" for r in rows)
+    return {"overfitting_guards": table(view, rows=len(rows)), "overfitting_verdicts": MetadataValue.md(lines)}
+
+
 @leaderboard(
     deps=[SIMULATION_RESULTS.name, PORTFOLIO_BOOKS.name],
     description="Exit strategies ranked over all simulated trades (repeats excluded): trades, win rate, mean and "
                 "median return (the mean is the result of an equal-sized book), the range the same-candle order "
                 "allows (a strategy whose rank depends on it is marked), profit factor, worst trade, exit reasons, "
-                "and the bankroll's result (book return, drawdown, Sharpe, its own rank). Definitions: "
-                "docs/semantics.md#rollups, #order-bounds, #bankroll."
+                "the bankroll's result (book return, drawdown, Sharpe, its own rank), and on each sweep's best "
+                "variant its overfitting guards (Deflated Sharpe Ratio, Probability of Backtest Overfitting). "
+                "Definitions: docs/semantics.md#rollups, #order-bounds, #bankroll, #overfitting-guards."
                 + related("simulation_results", "portfolio_books", "caller_strategy_leaderboard"),
 )
 @timed
-def strategy_leaderboard(warehouse: WarehouseResource, strategies: StrategyFolderResource) -> MaterializeResult:
+def strategy_leaderboard(config: StrategyLeaderboardConfig, warehouse: WarehouseResource,
+                         strategies: StrategyFolderResource) -> MaterializeResult:
     wh = warehouse.get()
     trades = _rollup_input(wh, strategies)
     books = wh.read(PORTFOLIO_BOOKS, where=[("strategy_file", "in", sorted(strategies.files()))])
-    board = build_strategy_leaderboard(trades, books)
+    guards = sweep_guards(trades, blocks=config.pbo_blocks)
+    board = build_strategy_leaderboard(trades, books, guards)
     wh.write_partition(STRATEGY_LEADERBOARD, {}, board)
+    view = strategy_board_view(board, top=20)  # the top 20 and each sweep's best variant
     meta = {"strategies": board.height, "trades": trades.height,
             "order_sensitive": int(board.get_column("order_sensitive").fill_null(False).sum()) if board.height else 0,
-            "leaderboard": table(strategy_board_view(board, top=20), rows=20)}
+            "leaderboard": table(view, rows=view.height)}
+    if guards.height:
+        meta |= _guard_metadata(guards)
     top = board.sort("rank").head(5).get_column("strategy").to_list() if board.height else []
     if top:
         meta["equity_curves"] = image(equity_curve_plot(trades, top), "equity curves of the top strategies")

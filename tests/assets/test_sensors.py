@@ -24,7 +24,7 @@ from tests.support.pipeline import INTERVALS, make_definitions, make_resources
 from tests.telegram.conftest import DCAP, FIN, GRC, PUMP
 
 DAY_STAGE = sorted(["telegram_calls", "raw_candles", "candle_ledger", "candle_answers", "token_analytics",
-                    "caller_leaderboard", "token_leaderboard",
+                    "caller_leaderboard", "caller_boards", "token_leaderboard",
                     *(f"aggregated_candles/{i}" for i in INTERVALS)])
 SIMULATION_STAGE = ["caller_strategy_leaderboard", "intrabar_answers", "intrabar_candles", "intrabar_ledger",
                     "portfolio_books", "portfolio_results", "simulation_results", "strategy_leaderboard"]
@@ -40,7 +40,8 @@ def _tick(sensor, instance, resources, cursor):
 def _follow(defs, instance, cursor):
     """One tick of the follow-through sensor as the daemon runs it (its requests resolved against its jobs)."""
     sensor = defs.get_sensor_def("follow_through_sensor")
-    data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
+    data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                                     resources=defs.resources))
     return list(data.run_requests or []), data.cursor
 
 
@@ -194,6 +195,45 @@ def test_follow_through_takes_runs_started_by_hand_downstream(tmp_path):
     assert _assets_of(boards) == ["caller_strategy_leaderboard", "portfolio_books", "portfolio_results",
                                   "strategy_leaderboard"]
     assert RANGE_START not in boards.tags
+
+
+def test_a_simulation_run_is_followed_by_the_walk_forward_folds_its_days_touch(tmp_path):
+    """Calls from 09-01 to 09-20 make one fold (train 14 days, test 09-15..09-21): simulating 09-20 asks for
+    that fold, with the boards still left, after adding its partition; the fold then runs."""
+    from assets.partitions import walk_forward_folds
+
+    resources, defs, instance = _wave_setup(tmp_path)
+    _write_export(resources["telegram_inbox"].path / "waves", CALLS + [("2025-09-20", DCAP)])
+    from quantbot_pipelines.telegram.staging import inbox_exports
+
+    (export,) = inbox_exports(resources["telegram_inbox"].path)
+    instance.add_dynamic_partitions(telegram_exports_partitions.name, [export])
+    _, follow_cursor = _follow(defs, instance, None)
+    materialize(list(defs.assets), selection=["telegram_staged_calls", "telegram_quarantine", "pair_tokens"],
+                partition_key=export, instance=instance, resources=resources)
+    materialize(list(defs.assets), selection=["telegram_calls"], instance=instance, resources=resources,
+                tags={RANGE_START: "2025-09-01", RANGE_END: "2025-09-20"})
+    _, follow_cursor = _follow(defs, instance, follow_cursor)  # (the rest of the day stage: not run here)
+    materialize(list(defs.assets), selection=["simulation_results"], instance=instance, resources=resources,
+                tags={RANGE_START: "2025-09-20|quick_2x", RANGE_END: "2025-09-20|quick_2x"})
+    sensor = defs.get_sensor_def("follow_through_sensor")
+    data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=follow_cursor, definitions=defs,
+                                                     resources=defs.resources))
+    (request,) = data.run_requests
+    assert request.job_name == "validate_walk_forward"
+    assert {"walk_forward", "walk_forward_trades", "walk_forward_summary", "strategy_leaderboard"} <= set(
+        _assets_of(request))
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2025-09-15..2025-09-21",) * 2
+    (added,) = data.dynamic_partitions_requests
+    assert added.partitions_def_name == walk_forward_folds.name
+    assert list(added.partition_keys) == ["2025-09-15..2025-09-21"]
+    _apply_partition_requests(instance, data)
+    _execute(instance, resources, request, defs)
+    rows = resources["warehouse"].get().read("walk_forward")
+    assert rows.get_column("fold").unique().to_list() == ["2025-09-15..2025-09-21"]
+    assert sorted(rows.get_column("policy").to_list()) == ["per_caller", "top_callers"]
+    requests, _ = _follow(defs, instance, data.cursor)
+    assert requests == []  # nothing is downstream of the folds' summary
 
 
 def test_days_outside_the_day_partitions_are_never_requested(tmp_path, capfd):
