@@ -11,29 +11,18 @@ agree (PBO and every logit, to 1e-9). Goal: 100 variants x 16 blocks (12,870 com
 
 from __future__ import annotations
 
-import math
 import os
-import time
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.bench_portfolio_part import _best
 from quantbot_pipelines.validation.overfitting import pbo
 
 VARIANTS = int(os.environ.get("BENCH_PBO_VARIANTS", "100"))
 BLOCKS = int(os.environ.get("BENCH_PBO_BLOCKS", "16"))
 DAYS = int(os.environ.get("BENCH_PBO_DAYS", "365"))
 FFN_RUNS = int(os.environ.get("BENCH_PBO_FFN_RUNS", "1"))
-
-
-def _best(fn, repeat: int):
-    """(best time of `repeat` runs, the last result)."""
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def returns_matrix(variants: int, days: int, seed: int) -> np.ndarray:
