@@ -29,7 +29,7 @@ from quantbot_pipelines.schemas import SIMULATION_RESULTS, TOKEN_ANALYTICS
 from quantbot_pipelines.simulation import load_strategy_file, simulate
 from quantbot_pipelines.simulation.pools import source_liquidity
 from quantbot_pipelines.validation import FoldPlan, Rules, run_fold, stitch
-from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_COLUMNS
+from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_COLUMNS, in_key_order
 from quantbot_pipelines.warehouse.parquet import ParquetWarehouse
 from resources.settings import REPO_ROOT
 
@@ -78,6 +78,7 @@ def main() -> dict:
         a = wh.read(TOKEN_ANALYTICS, where=[("day", "in", days)], columns=ANALYTICS_COLUMNS)
         tr = wh.read(SIMULATION_RESULTS, where=[("day", "in", days), ("strategy_file", "in", [SWEEP])],
                      columns=TRADE_COLUMNS)
+        a, tr = in_key_order(a, tr)
         read_s = time.perf_counter() - t
     t = time.perf_counter()
     results = [run_fold(f, a, tr, by_name, Rules()) for f in folds]
@@ -123,7 +124,7 @@ candles; the 100-variant sweep gives {f['trades']:,} trades; {f['folds']} folds 
     {"part": "token analytics", "seconds": f["analytics_s"]},
     {"part": "simulation (100 strategies, once)", "seconds": f["simulation_s"]},
     {"part": "IO: write by day (Parquet)", "seconds": f["io_write_s"]},
-    {"part": "IO: read the folds' days back", "seconds": f["io_read_s"]},
+    {"part": "IO: read the folds' days back (and put them in key order)", "seconds": f["io_read_s"]},
     {"part": f"selection: {f['folds']} folds (boards, choice, baselines, 1,000 random sets) + stitching",
      "seconds": f["selection_s"]},
     {"part": "**walk-forward in all**", "seconds": f"**{f['walk_forward_s']}**"},

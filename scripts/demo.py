@@ -31,7 +31,7 @@ from resources.settings import Settings
 
 # the strategy board's columns the terminal has room for (the UI shows them all)
 DEMO_STRATEGY_COLUMNS = ["rank", "strategy", "trades", "win rate", "mean", "mean low .. high", "median", "worst",
-                         "best", "book", "book max DD", "book rank"]
+                         "best", "book", "book max DD", "book rank", "DSR", "PBO"]
 
 
 def show(board: pl.DataFrame) -> None:
@@ -61,7 +61,10 @@ def main(instance: DagsterInstance) -> None:
     show(caller_board_view(wh.read("caller_leaderboard"), top=8))
     print("\nTop exit strategies (mean net return = an equal-sized book, after fees and slippage; low .. high: the "
           "same-candle order's range; book: a $2,000 bankroll following the calls, docs/semantics.md#bankroll):")
-    show(strategy_board_view(wh.read("strategy_leaderboard"), top=8).select(DEMO_STRATEGY_COLUMNS))
+    strategy_board = wh.read("strategy_leaderboard")
+    show(strategy_board_view(strategy_board, top=8).select(DEMO_STRATEGY_COLUMNS))
+    for r in strategy_board.filter(pl.col("sweep_verdict").is_not_null()).iter_rows(named=True):
+        print(f"  {r['strategy']} (DSR, PBO: docs/semantics.md#overfitting-guards): {r['sweep_verdict']}")
     folds = wh.read("walk_forward")
     if folds.height:
         names = dict(wh.read("caller_leaderboard").select("caller_id", "caller_name").iter_rows())

@@ -40,7 +40,7 @@ from quantbot_pipelines.schemas import (
 )
 from quantbot_pipelines.simulation import StrategyError
 from quantbot_pipelines.validation import FoldPlan, Rules, run_fold, stitch
-from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_COLUMNS
+from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_COLUMNS, in_key_order
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
@@ -171,6 +171,8 @@ def walk_forward(plan: FoldPlan):
                                                                         sorted(strategies.files()))],
                          columns=TRADE_COLUMNS) if days else pl.from_arrow(
             SIMULATION_RESULTS.empty()).select(TRADE_COLUMNS)
+        # one row order whatever days were read: a fold's figures come out the same in any run
+        analytics, trades = in_key_order(analytics, trades)
         read_s = time.perf_counter() - started
         chosen = 0
         for key, fold in zip(context.partition_keys, folds, strict=True):

@@ -19,7 +19,13 @@ import polars as pl
 import pyarrow as pa
 
 from quantbot_pipelines.analytics.leaderboard import caller_leaderboard
-from quantbot_pipelines.schemas import WALK_FORWARD, WALK_FORWARD_SUMMARY, WALK_FORWARD_TRADES
+from quantbot_pipelines.schemas import (
+    SIMULATION_RESULTS,
+    TOKEN_ANALYTICS,
+    WALK_FORWARD,
+    WALK_FORWARD_SUMMARY,
+    WALK_FORWARD_TRADES,
+)
 from quantbot_pipelines.simulation.portfolio import run_books
 from quantbot_pipelines.simulation.rollups import book_trades, caller_strategy_leaderboard
 from quantbot_pipelines.simulation.strategy import Strategy
@@ -84,8 +90,28 @@ def _in_days(days: list) -> pl.Expr:
     return pl.col("day").is_in(list(days))
 
 
-def _mean(frame: pl.DataFrame) -> float | None:
-    return frame.get_column("net_return").mean() if frame.height else None
+# Sums here are numpy's over rows in the frame's order: polars sums a column chunk by chunk (and a group_by in
+# parallel), so the same rows read from another set of partitions could differ in the last bit, and a choice
+# between equal figures flip. The asset sorts its inputs by key once, so a fold's rows come in one order.
+def _mean(frame: pl.DataFrame, column: str = "net_return") -> float | None:
+    return float(np.mean(frame.get_column(column).to_numpy())) if frame.height else None
+
+
+def in_key_order(analytics: pl.DataFrame, trades: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The inputs in one row order (by table key) whatever partitions they were read from: run_fold's figures
+    are then the same to the last bit for a fold read alone or with others."""
+    return analytics.sort(list(TOKEN_ANALYTICS.key)), trades.sort(list(SIMULATION_RESULTS.key))
+
+
+def group_sums(frame: pl.DataFrame, key: str, column: str = "net_return") -> pl.DataFrame:
+    """Per `key`: the sum of `column` and the row count, summed in row order."""
+    if frame.height == 0:
+        return pl.DataFrame(schema={key: frame.schema.get(key, pl.String), "sum": pl.Float64, "n": pl.Int64})
+    keys, inverse = np.unique(frame.get_column(key).to_numpy().astype(str), return_inverse=True)
+    sums = np.bincount(inverse, weights=frame.get_column(column).to_numpy(), minlength=len(keys))
+    counts = np.bincount(inverse, minlength=len(keys))
+    return pl.DataFrame({key: keys.tolist(), "sum": sums, "n": counts.astype(np.int64)},
+                        schema={key: pl.String, "sum": pl.Float64, "n": pl.Int64})
 
 
 def _cost_factor(s: Strategy) -> float:
@@ -106,7 +132,7 @@ def best_strategy(trades: pl.DataFrame, strategies: dict[str, Strategy], rank_by
             figures.append(books.select("strategy", pl.col("book_return").alias("figure")))
         board = pl.concat(figures).filter(pl.col("figure").is_not_null())
     else:
-        board = counted.group_by("strategy").agg(pl.col("net_return").mean().alias("figure"))
+        board = group_sums(counted, "strategy").select("strategy", (pl.col("sum") / pl.col("n")).alias("figure"))
     if board.height == 0:
         return None
     return board.sort(["figure", "strategy"], descending=[True, False]).get_column("strategy")[0]
@@ -211,13 +237,12 @@ def run_fold(fold: Fold, analytics: pl.DataFrame, trades: pl.DataFrame, strategi
     plan = {TOP_CALLERS: dict.fromkeys(chosen, best), PER_CALLER: {c: own.get(c, best) for c in chosen}}
 
     everyone = t_test.filter(pl.col("strategy") == best)
-    per_caller = everyone.group_by("caller_id").agg(pl.col("net_return").sum().alias("sum"),
-                                                    pl.len().cast(pl.Int64).alias("n"))
+    per_caller = group_sums(everyone, "caller_id")
     sums, counts = _random_draws(per_caller, candidates, len(chosen), rules.draws, fold_seed(fold.key))
     factor = _cost_factor(strategies[best]) if best in strategies else 1.0
     held = a_test.filter(pl.col("status") == "ok", ~pl.col("repeat").fill_null(False),
                          pl.col("caller_id").is_in(chosen), pl.col("end_multiple").is_not_null())
-    hold = held.get_column("end_multiple").mean() * factor - 1 if held.height else None
+    hold = _mean(held, "end_multiple") * factor - 1 if held.height else None
 
     rows, kept = [], []
     for policy, pick in plan.items():
@@ -276,7 +301,7 @@ def stitch(plan: FoldPlan, first_day, folds: pl.DataFrame, trades: pl.DataFrame,
         row = {"policy": policy, "folds": f.height, "folds_with_choice": chose.height,
                "first_test_day": f.get_column("test_start").min() if f.height else None,
                "last_test_day": f.get_column("test_end").max() if f.height else None,
-               "oos_trades": len(oos), "oos_mean_return": oos.mean() if len(oos) else None,
+               "oos_trades": len(oos), "oos_mean_return": float(np.mean(oos.to_numpy())) if len(oos) else None,
                "oos_median_return": oos.median() if len(oos) else None,
                "oos_win_rate": (oos > 0).mean() if len(oos) else None}
         row |= _pooled(chose, "is_trades", "is_mean_return", "is")

@@ -4,6 +4,7 @@ its checks, and re-runs that change nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import polars as pl
 import pytest
@@ -224,3 +225,51 @@ def test_sized_trades_books_and_order_bounds_reach_the_tables(pipeline):
     assert board["book_rank"].null_count() < board.height
     assert board.filter(pl.col("strategy") == "scalp_5pct")["mean_return_low"].item() <= \
         board.filter(pl.col("strategy") == "scalp_5pct")["mean_return_high"].item()
+
+
+def test_walk_forward_folds_follow_the_call_days(pipeline):
+    """The sample's six weeks under 14 / 7 / 7-day folds: one partition per fold, both policies' choice and
+    test trades, and the stitched summary with its plots (docs/semantics.md#walk-forward)."""
+    from quantbot_pipelines.validation import FoldPlan
+
+    instance, resources, _runs = pipeline
+    wh = resources["warehouse"].get()
+    days = wh.read("telegram_calls", columns=["day"]).get_column("day")
+    keys = [f.key for f in FoldPlan(14, 7, 7).folds(days.min(), days.max())]
+    assert len(keys) == 4
+    assert instance.get_dynamic_partitions("walk_forward_folds") == keys
+    folds = wh.read("walk_forward")
+    assert sorted(folds.get_column("fold").unique().to_list()) == keys
+    assert folds.group_by("fold").len().get_column("len").to_list() == [2] * 4
+    top = folds.filter(pl.col("policy") == "top_callers")
+    assert (top.get_column("callers") != "[]").all() and top.get_column("oos_trades").min() > 0
+    trades = wh.read("walk_forward_trades")
+    counted = trades.group_by("fold", "policy").len()
+    assert dict(zip(zip(counted["fold"], counted["policy"], strict=True), counted["len"], strict=True)) == {
+        (r["fold"], r["policy"]): r["oos_trades"] for r in folds.iter_rows(named=True)}
+    for r in top.iter_rows(named=True):  # test days only, and only the chosen callers
+        mine = trades.filter(pl.col("fold") == r["fold"], pl.col("policy") == "top_callers")
+        assert mine.get_column("day").min() >= r["test_start"] and mine.get_column("day").max() <= r["test_end"]
+        assert set(mine.get_column("caller_id")) <= set(json.loads(r["callers"]))
+        assert set(mine.get_column("strategy")) == {r["strategy"]}
+    summary = wh.read("walk_forward_summary")
+    assert sorted(summary.get_column("policy").to_list()) == ["per_caller", "top_callers"]
+    # step = test: every test day counts once, so the stitched trades are every fold's
+    s = summary.filter(pl.col("policy") == "top_callers").row(0, named=True)
+    assert s["oos_trades"] == top.get_column("oos_trades").sum() and s["verdict"]
+    meta = _latest_metadata(instance, "walk_forward_summary")
+    assert {"folds_plot", "equity", "persistence", "verdict", "summary"} <= set(meta)
+    fold_meta = _latest_metadata(instance, "walk_forward", keys[0])
+    assert fold_meta["out_of_sample_trades"].value == top.row(0, named=True)["oos_trades"]
+
+
+def test_a_fold_run_again_writes_the_same_rows(pipeline):
+    instance, resources, _runs = pipeline
+    wh = resources["warehouse"].get()
+    key = instance.get_dynamic_partitions("walk_forward_folds")[1]
+    before = wh.read("walk_forward", where=[("fold", "=", key)]).sort("policy")
+    materialize(list(make_definitions(resources).assets), selection=["walk_forward", "walk_forward_trades"],
+                partition_key=key, instance=instance, resources=resources)
+    after = wh.read("walk_forward", where=[("fold", "=", key)]).sort("policy")
+    differ = [c for c in before.columns if before.get_column(c).to_list() != after.get_column(c).to_list()]
+    assert differ == []

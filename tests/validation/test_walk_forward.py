@@ -140,3 +140,24 @@ def test_stitched_book_and_pooled_figures(fold):
     assert top["book_start_usd"] == 2000 and top["book_final_usd"] == pytest.approx(2030)
     assert top["book_return"] == pytest.approx(0.015)
     assert "in sample" in top["verdict"]
+
+
+def test_strategies_ranked_by_their_books():
+    """rank_strategies_by book_return: each strategy's book over the chosen callers' train trades decides. With
+    $100 stakes from $2,000, S1's book gains 120 (+6.0 %), S2's 30 (+1.5 %) and S3's, one trade of +0.50,
+    gains 50 (+2.5 %): the book picks S1 where the mean (+0.50 for S3) picks S3."""
+    from quantbot_pipelines.simulation import run_books
+    from quantbot_pipelines.validation.walk_forward import best_strategy
+
+    s3 = pl.DataFrame([_trade("S3", "A", FOLD.train_start, 0.5, 9000)]).cast(_trades().schema)
+    trades = pl.concat([_trades(), s3])
+    strategies = {**STRATEGIES, "S3": Strategy(name="S3")}
+    train = trades.filter(pl.col("day") < FOLD.test_start, pl.col("caller_id").is_in(["A", "B"]))
+    books = run_books(train, list(strategies.values())).summary
+    assert dict(books.select("strategy", "book_return").iter_rows()) == pytest.approx(
+        {"S1": 0.06, "S2": 0.015, "S3": 0.025})
+    assert best_strategy(train, strategies, "book_return") == "S1"
+    assert best_strategy(train, strategies, "mean_return") == "S3"
+    for by, expect in (("book_return", "S1"), ("mean_return", "S3")):
+        rows = run_fold(FOLD, _analytics(), trades, strategies, Rules(top_n=2, draws=10, rank_strategies_by=by)).rows
+        assert rows.filter(pl.col("policy") == "top_callers").get_column("strategy").to_list() == [expect]
