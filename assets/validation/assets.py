@@ -15,6 +15,9 @@ import time
 import polars as pl
 from dagster import (
     AllPartitionMapping,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
     AssetSpec,
@@ -44,7 +47,8 @@ from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 
-FOLD_PLAN = "fold_plan"  # the plan, in the walk_forward asset's definition metadata (the runner reads it)
+FOLD_PLAN = "fold_plan"
+EVERY_FOLD = "every_fold_computed"  # the plan, in the walk_forward asset's definition metadata (the runner reads it)
 
 FOLD_VIEW = ["policy", "callers", "strategy", "is_mean_return", "oos_trades", "oos_mean_return", "decay",
              "oos_book_return", "all_callers_mean_return", "hold_mean_return", "random_median",
@@ -206,6 +210,9 @@ def walk_forward_summary(plan: FoldPlan):
         description="Every fold stitched: what following the walk-forward choice made out of sample, beside its "
                     "in-sample figure, every caller, holding and random callers; the book re-chosen every fold; "
                     "caller persistence. docs/semantics.md#walk-forward." + related("walk_forward"),
+        check_specs=[AssetCheckSpec(EVERY_FOLD, asset=WALK_FORWARD_SUMMARY.name,
+                                    description="Every fold of the plan over the call days held has been computed "
+                                                "(a missing fold is left out of the stitched figures).")],
     )
     def _summary(context: AssetExecutionContext, warehouse: WarehouseResource,
                  strategies: StrategyFolderResource) -> MaterializeResult:
@@ -241,6 +248,8 @@ def walk_forward_summary(plan: FoldPlan):
             meta["equity"] = image(stitched_equity_plot(out.equity, top.get_column("book_start_usd")[0]
                                                         if top.height else None), "stitched equity")
             meta["persistence"] = image(persistence_plot(out.folds), "caller persistence")
-        return MaterializeResult(metadata=meta)
+        check = AssetCheckResult(check_name=EVERY_FOLD, passed=not missing, severity=AssetCheckSeverity.WARN,
+                                 metadata={"folds": len(keys), "missing": MetadataValue.json(missing)})
+        return MaterializeResult(metadata=meta, check_results=[check])
 
     return _summary
