@@ -42,7 +42,7 @@ from quantbot_pipelines.schemas import (
     WALK_FORWARD_TRADES,
 )
 from quantbot_pipelines.simulation import StrategyError
-from quantbot_pipelines.validation import FoldPlan, Rules, run_fold, stitch
+from quantbot_pipelines.validation import POLICIES, FoldPlan, Rules, run_fold, stitch
 from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_COLUMNS, in_key_order
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
@@ -50,9 +50,6 @@ from resources.warehouse import WarehouseResource
 FOLD_PLAN = "fold_plan"
 EVERY_FOLD = "every_fold_computed"  # the plan, in the walk_forward asset's definition metadata (the runner reads it)
 
-FOLD_VIEW = ["policy", "callers", "strategy", "is_mean_return", "oos_trades", "oos_mean_return", "decay",
-             "oos_book_return", "all_callers_mean_return", "hold_mean_return", "random_median",
-             "random_percentile", "persistence_rho"]
 SUMMARY_VIEW = ["policy", "folds_with_choice", "oos_trades", "oos_mean_return", "is_mean_return", "decay",
                 "all_callers_mean_return", "hold_mean_return", "random_percentile", "book_return",
                 "book_max_drawdown", "persistence_rho", "persistence_low", "persistence_high"]
@@ -98,10 +95,18 @@ def _pct(x) -> str:
     return "" if x is None else f"{x * 100:+.1f}%"
 
 
-def _fold_figures(rows: pl.DataFrame) -> dict:
+def caller_names(analytics: pl.DataFrame) -> dict[str, str]:
+    """caller_id -> the last name the caller used (by call time), for the views."""
+    named = analytics.filter(pl.col("caller_name").is_not_null()).sort("call_ts")
+    return dict(named.group_by("caller_id").agg(pl.col("caller_name").last()).iter_rows())
+
+
+def _fold_figures(rows: pl.DataFrame, names: dict[str, str]) -> dict:
     top = rows.filter(pl.col("policy") == "top_callers").row(0, named=True) if rows.height else {}
+    chosen = json.loads(top["callers"]) if top.get("callers") else []
+    views = [walk_forward_view(rows, names, p).select(pl.lit(p).alias("policy"), pl.all()) for p in POLICIES]
     return {
-        "callers": MetadataValue.json(json.loads(top["callers"]) if top.get("callers") else []),
+        "callers": MetadataValue.json([names.get(c) or c for c in chosen]),
         "strategy": top.get("strategy") or "",
         "in_sample_mean_return": top.get("is_mean_return"),
         "out_of_sample_mean_return": top.get("oos_mean_return"),
@@ -109,7 +114,7 @@ def _fold_figures(rows: pl.DataFrame) -> dict:
         "every_caller_mean_return": top.get("all_callers_mean_return"),
         "random_percentile": top.get("random_percentile"),
         "persistence_rho": top.get("persistence_rho"),
-        "choice": table(rows, FOLD_VIEW, rows=2),
+        "choice": table(pl.concat(views), rows=2),
     }
 
 
@@ -178,6 +183,7 @@ def walk_forward(plan: FoldPlan):
         # one row order whatever days were read: a fold's figures come out the same in any run
         analytics, trades = in_key_order(analytics, trades)
         read_s = time.perf_counter() - started
+        names = caller_names(analytics)
         chosen = 0
         for key, fold in zip(context.partition_keys, folds, strict=True):
             if fold is None:
@@ -190,7 +196,7 @@ def walk_forward(plan: FoldPlan):
             wh.write_partition(WALK_FORWARD, {"fold": key}, rows)
             wh.write_partition(WALK_FORWARD_TRADES, {"fold": key}, kept)
             chosen += int((rows.get_column("callers") != "[]").sum()) if rows.height else 0
-            note_partition(context, key, _fold_figures(rows), asset_key=WALK_FORWARD.name)
+            note_partition(context, key, _fold_figures(rows, names), asset_key=WALK_FORWARD.name)
             note_partition(context, key, {"trades": kept.height}, asset_key=WALK_FORWARD_TRADES.name)
         seconds = round(time.perf_counter() - started, 3)
         totals = run_totals(context, folds=len(folds), days_read=len(days), read_s=round(read_s, 3),
@@ -244,6 +250,8 @@ def walk_forward_summary(plan: FoldPlan):
             meta |= {"out_of_sample_mean_return": r["oos_mean_return"], "in_sample_mean_return": r["is_mean_return"],
                      "random_percentile": r["random_percentile"], "persistence_rho": r["persistence_rho"]}
         if out is not None:
+            names = caller_names(wh.read(TOKEN_ANALYTICS, columns=["caller_id", "caller_name", "call_ts"]))
+            meta["folds_table"] = table(walk_forward_view(out.folds, names), rows=len(keys))
             meta["folds_plot"] = image(folds_plot(out.folds, "top_callers"), "walk-forward folds")
             meta["equity"] = image(stitched_equity_plot(out.equity, top.get_column("book_start_usd")[0]
                                                         if top.height else None), "stitched equity")

@@ -258,12 +258,15 @@ def test_walk_forward_folds_follow_the_call_days(pipeline):
     s = summary.filter(pl.col("policy") == "top_callers").row(0, named=True)
     assert s["oos_trades"] == top.get_column("oos_trades").sum() and s["verdict"]
     meta = _latest_metadata(instance, "walk_forward_summary")
-    assert {"folds_plot", "equity", "persistence", "verdict", "summary"} <= set(meta)
+    assert {"folds_plot", "folds_table", "equity", "persistence", "verdict", "summary"} <= set(meta)
+    assert len(meta["folds_table"].value.records) == 4
     key = AssetCheckKey(AssetKey("walk_forward_summary"), "every_fold_computed")
     record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
     assert record.event.dagster_event.event_specific_data.passed
     fold_meta = _latest_metadata(instance, "walk_forward", keys[0])
     assert fold_meta["out_of_sample_trades"].value == top.row(0, named=True)["oos_trades"]
+    names = dict(wh.read("caller_leaderboard").select("caller_id", "caller_name").iter_rows())
+    assert fold_meta["callers"].value == [names[c] for c in json.loads(top.row(0, named=True)["callers"])]
 
 
 def test_a_fold_run_again_writes_the_same_rows(pipeline):
