@@ -134,3 +134,24 @@ def caller_stats_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
         _hmm(r["median_time_to_peak_s"]),
         "" if r["score"] is None else f"{r['score']:.3f}",
     ] for r in rows.iter_rows(named=True)], CALLER_STATS_COLUMNS)
+
+
+WALK_FORWARD_COLUMNS = ["test days", "chosen callers", "strategy", "in sample", "out of sample", "trades",
+                        "every caller", "hold", "vs random", "persistence"]
+
+
+def walk_forward_view(folds: pl.DataFrame, names: dict[str, str] | None = None,
+                      policy: str = "top_callers") -> pl.DataFrame:
+    """Each fold as a reader sees it: whom and how the past chose, and what it then made, beside every caller
+    and random callers (docs/semantics.md#walk-forward)."""
+    names = names or {}
+    return _strings([[
+        r["fold"],
+        ", ".join(names.get(c) or c for c in json.loads(r["callers"] or "[]")) or "(none)",
+        r["strategy"] or "",
+        _signed_pct(r["is_mean_return"]), _signed_pct(r["oos_mean_return"]), str(r["oos_trades"] or 0),
+        _signed_pct(r["all_callers_mean_return"]), _signed_pct(r["hold_mean_return"]),
+        _share(r["random_percentile"]),
+        "" if r["persistence_rho"] is None else f"{r['persistence_rho']:+.2f}",
+    ] for r in folds.filter(pl.col("policy") == policy).sort("fold_index").iter_rows(named=True)],
+        WALK_FORWARD_COLUMNS)

@@ -25,6 +25,17 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _time_axes(fig, ax, title: str, ylabel: str, xlabel: str = "time (UTC)") -> bytes:
+    """Title, labels and grid of a plot over time, as a PNG."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return _png(fig)
+
+
 def ath_distribution_plot(analytics: pl.DataFrame, caller_ids: list[str]) -> bytes:
     """ATH multiples (non-repeat calls with an entry) per caller: box plots, calls on top, log scale."""
     a = analytics.filter(
@@ -73,15 +84,10 @@ def equity_curve_plot(trades: pl.DataFrame, strategies: list[str]) -> bytes:
         if not drawn:
             ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
         ax.axhline(0, color="grey", linewidth=0.8)
-        ax.set_title("Equal-size book, after fees and slippage")
-        ax.set_xlabel("exit time (UTC)")
-        ax.set_ylabel("cumulative return of the book, %")
-        ax.grid(alpha=0.3)
         if drawn:
             ax.legend(fontsize=7, loc="best")
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        return _png(fig)
+        return _time_axes(fig, ax, "Equal-size book, after fees and slippage", "cumulative return of the book, %",
+                          "exit time (UTC)")
     finally:
         plt.close(fig)
 
@@ -106,12 +112,7 @@ def book_equity_plot(equity: pl.DataFrame, strategies: list[str], books: pl.Data
             ax.legend(fontsize=7, loc="best")
         else:
             ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title("Books following the calls: equity (cash + open positions at cost)")
-        ax.set_xlabel("time (UTC)")
-        ax.set_ylabel("equity, USD")
-        ax.grid(alpha=0.3)
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        return _png(fig)
+        return _time_axes(fig, ax, "Books following the calls: equity (cash + open positions at cost)",
+                          "equity, USD")
     finally:
         plt.close(fig)

@@ -22,9 +22,8 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 import polars as pl
 
 from assets import build_definitions
-from assets.boards import caller_board_view, strategy_board_view
+from assets.boards import caller_board_view, strategy_board_view, walk_forward_view
 from assets.runner import materialize_pipeline
-from assets.validation.assets import walk_forward_view
 from quantbot_pipelines.sample import write_sample_inbox
 from quantbot_pipelines.telegram.staging import all_calls
 from resources.settings import Settings

@@ -30,6 +30,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.boards import walk_forward_view
 from assets.metadata import image, note_partition, related, run_totals, table
 from assets.partitions import walk_forward_folds
 from assets.validation.plots import folds_plot, persistence_plot, stitched_equity_plot
@@ -91,10 +92,6 @@ def _strategies(strategies: StrategyFolderResource, log) -> dict:
     return out
 
 
-def _pct(x) -> str:
-    return "" if x is None else f"{x * 100:+.1f}%"
-
-
 def caller_names(analytics: pl.DataFrame) -> dict[str, str]:
     """caller_id -> the last name the caller used (by call time), for the views."""
     named = analytics.filter(pl.col("caller_name").is_not_null()).sort("call_ts")
@@ -116,27 +113,6 @@ def _fold_figures(rows: pl.DataFrame, names: dict[str, str]) -> dict:
         "persistence_rho": top.get("persistence_rho"),
         "choice": table(pl.concat(views), rows=2),
     }
-
-
-def walk_forward_view(folds: pl.DataFrame, names: dict[str, str] | None = None,
-                      policy: str = "top_callers") -> pl.DataFrame:
-    """Each fold as a reader sees it: whom and how the past chose, and what it then made, beside every caller
-    and random callers (docs/semantics.md#walk-forward)."""
-    names = names or {}
-    rows = []
-    for r in folds.filter(pl.col("policy") == policy).sort("fold_index").iter_rows(named=True):
-        callers = json.loads(r["callers"] or "[]")
-        rows.append({
-            "test days": r["fold"], "chosen callers": ", ".join(names.get(c) or c for c in callers) or "(none)",
-            "strategy": r["strategy"] or "", "in sample": _pct(r["is_mean_return"]),
-            "out of sample": _pct(r["oos_mean_return"]), "trades": str(r["oos_trades"] or 0),
-            "every caller": _pct(r["all_callers_mean_return"]), "hold": _pct(r["hold_mean_return"]),
-            "vs random": "" if r["random_percentile"] is None else f"{100 * r['random_percentile']:.0f}%",
-            "persistence": "" if r["persistence_rho"] is None else f"{r['persistence_rho']:+.2f}"})
-    columns = ["test days", "chosen callers", "strategy", "in sample", "out of sample", "trades", "every caller",
-               "hold", "vs random", "persistence"]
-    return pl.DataFrame(rows, schema={c: pl.String for c in columns}) if rows else pl.DataFrame(
-        schema={c: pl.String for c in columns})
 
 
 def walk_forward(plan: FoldPlan):

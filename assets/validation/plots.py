@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import polars as pl
 
-from assets.plots import _png
+from assets.plots import _png, _time_axes
 
 
 def folds_plot(folds: pl.DataFrame, policy: str) -> bytes:
@@ -51,13 +51,8 @@ def stitched_equity_plot(equity: pl.DataFrame, start: float | None) -> bytes:
             ax.step(seg["ts"].to_list(), seg["equity"].to_list(), where="post", lw=1.4)
         if start:
             ax.axhline(start, color="grey", lw=0.8, ls="--")
-        ax.set_title("Following the walk-forward choice: the book's equity, re-chosen every fold")
-        ax.set_xlabel("time (UTC)")
-        ax.set_ylabel("equity, USD")
-        ax.grid(alpha=0.3)
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        return _png(fig)
+        return _time_axes(fig, ax, "Following the walk-forward choice: the book's equity, re-chosen every fold",
+                          "equity, USD")
     finally:
         plt.close(fig)
 

@@ -304,9 +304,9 @@ def stitch(plan: FoldPlan, first_day, folds: pl.DataFrame, trades: pl.DataFrame,
                "oos_trades": len(oos), "oos_mean_return": float(np.mean(oos.to_numpy())) if len(oos) else None,
                "oos_median_return": oos.median() if len(oos) else None,
                "oos_win_rate": (oos > 0).mean() if len(oos) else None}
-        row |= _pooled(chose, "is_trades", "is_mean_return", "is")
-        row |= _pooled(chose, "all_callers_trades", "all_callers_mean_return", "all_callers")
-        row |= _pooled(chose, "hold_calls", "hold_mean_return", "hold")
+        row |= _pooled(chose, "is_trades", "is_mean_return")
+        row |= _pooled(chose, "all_callers_trades", "all_callers_mean_return")
+        row |= _pooled(chose, "hold_calls", "hold_mean_return")
         row |= _stitched_draws(chose, row["oos_mean_return"])
         row["decay"] = (None if row["is_mean_return"] is None or row["oos_mean_return"] is None
                         else row["is_mean_return"] - row["oos_mean_return"])
@@ -323,12 +323,12 @@ def stitch(plan: FoldPlan, first_day, folds: pl.DataFrame, trades: pl.DataFrame,
     return Stitched(_frame(WALK_FORWARD_SUMMARY, rows), equity, folds)
 
 
-def _pooled(folds: pl.DataFrame, count: str, mean: str, name: str) -> dict:
+def _pooled(folds: pl.DataFrame, count: str, mean: str) -> dict:
+    """The folds' means pooled over their counts, under the same column names."""
     f = folds.filter(pl.col(mean).is_not_null())
     n = int(f.get_column(count).sum()) if f.height else 0
     total = float((f.get_column(count) * f.get_column(mean)).sum()) if f.height else 0.0
-    return {f"{name}_trades" if name != "hold" else "hold_calls": n,
-            f"{name}_mean_return": total / n if n else None}
+    return {count: n, mean: total / n if n else None}
 
 
 def _stitched_draws(folds: pl.DataFrame, value: float | None) -> dict:
