@@ -11,7 +11,7 @@ from functools import lru_cache
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from quantbot_pipelines.warehouse import ParquetWarehouse, Warehouse
+from quantbot_pipelines.warehouse import Warehouse, open_warehouse
 from resources.settings import shown_url, warehouse_url_problem
 
 
@@ -21,12 +21,7 @@ def _open(url: str, password: str | None) -> Warehouse:
     problem = warehouse_url_problem(url)
     if problem:
         raise ValueError(f"warehouse url {shown_url(url)}: {problem}")
-    url = url.strip()
-    if url.lower().startswith("parquet://"):
-        return ParquetWarehouse(url[len("parquet://"):].strip())
-    from quantbot_pipelines.warehouse.clickhouse import ClickHouseWarehouse
-
-    return ClickHouseWarehouse(url, password=password)
+    return open_warehouse(url, password)
 
 
 class WarehouseResource(ConfigurableResource):

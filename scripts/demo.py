@@ -22,10 +22,10 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 import polars as pl
 
 from assets import build_definitions
-from assets.boards import caller_board_view, strategy_board_view, walk_forward_view
 from assets.runner import materialize_pipeline
 from quantbot_pipelines.sample import write_sample_inbox
 from quantbot_pipelines.telegram.staging import all_calls
+from quantbot_pipelines.views import caller_board_view, strategy_board_view, walk_forward_view
 from resources.settings import Settings
 
 # the strategy board's columns the terminal has room for (the UI shows them all)

@@ -26,7 +26,6 @@ from dagster import (
 from pydantic import Field
 
 from assets.automation import day_stage, leaderboard
-from assets.boards import caller_board_view, caller_stats_view
 from assets.metadata import image, note_partition, related, run_totals, table, timed
 from assets.plots import ath_distribution_plot
 from quantbot_pipelines.analytics import (
@@ -60,6 +59,7 @@ from quantbot_pipelines.schemas import (
     TOKEN_ANALYTICS,
     TOKEN_LEADERBOARD,
 )
+from quantbot_pipelines.views import caller_board_view, caller_stats_view
 from resources.downloads import DownloadsResource
 from resources.warehouse import WarehouseResource
 

@@ -24,7 +24,6 @@ from dagster import (
 from pydantic import Field
 
 from assets.automation import leaderboard
-from assets.boards import strategy_board_view
 from assets.metadata import image, note_partition, related, run_totals, table, timed
 from assets.partitions import day_and_strategy
 from assets.plots import equity_curve_plot
@@ -53,6 +52,7 @@ from quantbot_pipelines.simulation.engine import resettle
 from quantbot_pipelines.simulation.pools import source_liquidity
 from quantbot_pipelines.simulation.refine import ambiguous_minutes
 from quantbot_pipelines.validation.overfitting import sweep_guards
+from quantbot_pipelines.views import strategy_board_view
 from resources.candles import CandleSourceResource
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource

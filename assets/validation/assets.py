@@ -30,7 +30,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.boards import walk_forward_view
 from assets.metadata import image, note_partition, related, run_totals, table
 from assets.partitions import walk_forward_folds
 from assets.validation.plots import folds_plot, persistence_plot, stitched_equity_plot
@@ -45,6 +44,7 @@ from quantbot_pipelines.schemas import (
 from quantbot_pipelines.simulation import StrategyError
 from quantbot_pipelines.validation import POLICIES, FoldPlan, Rules, run_fold, stitch
 from quantbot_pipelines.validation.walk_forward import ANALYTICS_COLUMNS, TRADE_COLUMNS, in_key_order
+from quantbot_pipelines.views import walk_forward_view
 from resources.strategies import StrategyFolderResource
 from resources.warehouse import WarehouseResource
 

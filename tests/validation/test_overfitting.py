@@ -300,7 +300,7 @@ def test_guard_columns_land_on_the_best_variant_only():
 
 
 def test_board_view_shows_the_guards():
-    from assets.boards import strategy_board_view
+    from quantbot_pipelines.views import strategy_board_view
 
     trades = _sweep_world()
     view = strategy_board_view(strategy_leaderboard(trades, guards=sweep_guards(trades, blocks=4)))

@@ -1,6 +1,7 @@
 """Leaderboards as a reader sees them: best first, numbers formatted (percent, multiples, h:mm), as DataFrames
-of strings that the metadata tables, the demo and a notebook show as they are. The boards themselves (numbers,
-ranks) are built by the library; this module only chooses columns and formats them."""
+of strings that the metadata tables, the demo, the bot and a notebook show as they are. The formatters are the
+one definition of how a figure is written (docs/semantics.md#reading-figures); the dashboard's script follows
+them. The boards themselves (numbers, ranks) are built by the library; this module chooses columns and formats."""
 
 from __future__ import annotations
 
@@ -10,32 +11,32 @@ import math
 import polars as pl
 
 
-def _hmm(seconds) -> str:
+def hmm(seconds) -> str:
     if seconds is None or math.isnan(seconds):
         return ""
     minutes = round(seconds / 60)
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def _share(x) -> str:
+def share(x) -> str:
     return "" if x is None else f"{100 * x:.0f}%"
 
 
-def _multiple(x) -> str:
+def multiple(x) -> str:
     return "" if x is None else (f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x")
 
 
-def _signed_pct(x) -> str:
+def signed_pct(x) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
     return f"{x * 100:+.1f}%"
 
 
-def _profit_factor(pf) -> str:
+def profit_factor(pf) -> str:
     return "" if pf is None else ("∞" if math.isinf(pf) else f"{pf:.2f}")
 
 
-def _top_exits(shares: str | None) -> str:
+def top_exits(shares: str | None) -> str:
     if not shares:
         return ""
     items = sorted(json.loads(shares).items(), key=lambda kv: -kv[1])
@@ -57,18 +58,18 @@ def caller_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
         "" if r["rank"] is None else str(r["rank"]),
         (r["caller_name"] or r["caller_id"]).replace("\n", " "),
         str(r["calls"]),
-        _share(r["hit_rate_2x"]), _share(r["hit_rate_5x"]), _share(r["hit_rate_10x"]),
-        _multiple(r["median_ath_multiple"]), _multiple(r["mean_ath_multiple"]),
-        _hmm(r["median_time_to_2x_s"]),
+        share(r["hit_rate_2x"]), share(r["hit_rate_5x"]), share(r["hit_rate_10x"]),
+        multiple(r["median_ath_multiple"]), multiple(r["mean_ath_multiple"]),
+        hmm(r["median_time_to_2x_s"]),
         "" if r["score"] is None else f"{r['score']:.3f}",
     ] for r in rows.iter_rows(named=True)], CALLER_COLUMNS)
 
 
-def _range(lo, hi) -> str:
+def return_range(lo, hi) -> str:
     """A low-high range of returns (docs/semantics.md#order-bounds); one figure when the two agree."""
     if lo is None or hi is None:
         return ""
-    return _signed_pct(lo) if abs(hi - lo) < 5e-4 else f"{_signed_pct(lo)} .. {_signed_pct(hi)}"
+    return signed_pct(lo) if abs(hi - lo) < 5e-4 else f"{signed_pct(lo)} .. {signed_pct(hi)}"
 
 
 def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
@@ -95,18 +96,18 @@ def strategy_board_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
             cells.append(r.get("caller_name") or r["caller_id"])
         cells += [str(r["trades"]),
                   f"{r['win_rate'] * 100:.0f}%" if r["win_rate"] is not None else "",
-                  _signed_pct(r["mean_return"]), _range(r.get("mean_return_low"), r.get("mean_return_high")),
-                  _signed_pct(r["median_return"]), _profit_factor(r["profit_factor"]),
-                  _signed_pct(r["worst_trade"]), _signed_pct(r["best_trade"]),
-                  _top_exits(r["exit_reason_shares"]), str(r["incomplete_trades"] or 0)]
+                  signed_pct(r["mean_return"]), return_range(r.get("mean_return_low"), r.get("mean_return_high")),
+                  signed_pct(r["median_return"]), profit_factor(r["profit_factor"]),
+                  signed_pct(r["worst_trade"]), signed_pct(r["best_trade"]),
+                  top_exits(r["exit_reason_shares"]), str(r["incomplete_trades"] or 0)]
         if has_book:
             cells += ["rank depends on it" if r.get("order_sensitive") else "",
-                      _signed_pct(r["book_return"]),
+                      signed_pct(r["book_return"]),
                       "" if r["book_max_drawdown"] is None else f"{r['book_max_drawdown'] * 100:.1f}%",
                       "" if r["book_sharpe"] is None else f"{r['book_sharpe']:.2f}",
                       "" if r["book_rank"] is None else str(r["book_rank"])]
         if has_guard:
-            cells += [_share(r["sweep_dsr"]), _share(r["sweep_pbo"]), r["sweep_verdict"] or ""]
+            cells += [share(r["sweep_dsr"]), share(r["sweep_pbo"]), r["sweep_verdict"] or ""]
         out.append(cells)
     return _strings(out, columns)
 
@@ -115,7 +116,7 @@ CALLER_STATS_COLUMNS = ["#", "caller", "calls", "median X", "mean X", "2x", "5x"
                         "points/call", "median time to peak", "score"]
 
 
-def _points(x) -> str:
+def points(x) -> str:
     return "" if x is None else f"{x:+,.0f}" if x == int(x) else f"{x:+,.1f}"
 
 
@@ -127,11 +128,11 @@ def caller_stats_view(board: pl.DataFrame, top: int = 20) -> pl.DataFrame:
         "" if r["rank"] is None else str(r["rank"]),
         (r["caller_name"] or r["caller_id"]).replace("\n", " "),
         str(r["calls"]),
-        _multiple(r["median_x"]), _multiple(r["mean_x"]),
-        _share(r["hit_rate_2x"]), _share(r["hit_rate_5x"]), _share(r["hit_rate_10x"]),
-        f"{r['rugs']} ({_share(r['rug_rate'])})",
-        _points(r["points"]), "" if r["points_per_call"] is None else f"{r['points_per_call']:+.2f}",
-        _hmm(r["median_time_to_peak_s"]),
+        multiple(r["median_x"]), multiple(r["mean_x"]),
+        share(r["hit_rate_2x"]), share(r["hit_rate_5x"]), share(r["hit_rate_10x"]),
+        f"{r['rugs']} ({share(r['rug_rate'])})",
+        points(r["points"]), "" if r["points_per_call"] is None else f"{r['points_per_call']:+.2f}",
+        hmm(r["median_time_to_peak_s"]),
         "" if r["score"] is None else f"{r['score']:.3f}",
     ] for r in rows.iter_rows(named=True)], CALLER_STATS_COLUMNS)
 
@@ -149,9 +150,9 @@ def walk_forward_view(folds: pl.DataFrame, names: dict[str, str] | None = None,
         r["fold"],
         ", ".join(names.get(c) or c for c in json.loads(r["callers"] or "[]")) or "(none)",
         r["strategy"] or "",
-        _signed_pct(r["is_mean_return"]), _signed_pct(r["oos_mean_return"]), str(r["oos_trades"] or 0),
-        _signed_pct(r["all_callers_mean_return"]), _signed_pct(r["hold_mean_return"]),
-        _share(r["random_percentile"]),
+        signed_pct(r["is_mean_return"]), signed_pct(r["oos_mean_return"]), str(r["oos_trades"] or 0),
+        signed_pct(r["all_callers_mean_return"]), signed_pct(r["hold_mean_return"]),
+        share(r["random_percentile"]),
         "" if r["persistence_rho"] is None else f"{r['persistence_rho']:+.2f}",
     ] for r in folds.filter(pl.col("policy") == policy).sort("fold_index").iter_rows(named=True)],
         WALK_FORWARD_COLUMNS)

@@ -7,11 +7,11 @@ import io
 import polars as pl
 from dagster import MaterializeResult
 
-from assets.boards import CALLER_COLUMNS, caller_board_view, strategy_board_view
 from assets.metadata import table, timed
 from assets.plots import ath_distribution_plot, equity_curve_plot
 from quantbot_pipelines.analytics import caller_leaderboard
 from quantbot_pipelines.simulation import caller_strategy_leaderboard, strategy_leaderboard
+from quantbot_pipelines.views import CALLER_COLUMNS, caller_board_view, strategy_board_view
 from tests.analytics.test_leaderboard import analytics, rows
 from tests.simulation.test_rollups import ROWS, trades
 
