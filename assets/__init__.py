@@ -7,6 +7,7 @@ parameter annotations (AssetExecutionContext, Config classes) at definition time
 from dagster import Definitions, ExecutorDefinition, in_process_executor
 
 from assets import analytics, candles, ops, simulation, telegram, validation
+from assets.dashboard_links import with_dashboard_links
 from assets.partitions import CallDays
 from resources import build_resources
 from resources.settings import Settings
@@ -20,7 +21,7 @@ def build_definitions(settings: Settings, resources: dict | None = None,
     """Every stage's definitions for these settings (the day partitions' start, the intervals, the sensors'
     pace and the resources all come from them), with `resources` in place of the configured ones if given."""
     days = CallDays.from_settings(settings)
-    return Definitions.merge(
+    defs = Definitions.merge(
         telegram.defs(settings, days),
         candles.defs(settings, days),
         analytics.defs(settings, days),
@@ -30,3 +31,4 @@ def build_definitions(settings: Settings, resources: dict | None = None,
         Definitions(
             resources=resources if resources is not None else build_resources(settings), executor=executor),
     )
+    return with_dashboard_links(defs, settings.dashboard_url)

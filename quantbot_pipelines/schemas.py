@@ -526,6 +526,20 @@ PORTFOLIO_BOOKS = TableSpec(
     ]),
 )
 
+PORTFOLIO_EQUITY = TableSpec(
+    name="portfolio_equity",
+    doc="Each strategy's book equity over time: the event-level curve, kept at the low and the high of each of "
+        "1,000 time buckets (docs/semantics.md#book-equity-curve).",
+    partition_by=("strategy_file",),
+    key=("strategy", "ts"),
+    schema=pa.schema([
+        _f("strategy_file", pa.string(), "strategy file stem in strategies/ (partition)", False),
+        _f("strategy", pa.string(), "strategy name", False),
+        _f("ts", TS, "an instant with events (entries, sells)", False),
+        _f("equity_usd", pa.float64(), "cash plus open positions at cost after every event of that instant", False),
+    ]),
+)
+
 _FOLD_FIELDS = [
     _f("fold", pa.string(), "the fold's test window, first..last day (partition; docs/semantics.md#walk-forward)", False),
     _f("fold_index", pa.int64(), "0 for the first fold", False),
@@ -646,7 +660,7 @@ ALL_TABLES: dict[str, TableSpec] = {
               CANDLE_ANSWERS, AGGREGATED_CANDLES, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
               TOKEN_ANALYTICS, CALLER_LEADERBOARD, CALLER_BOARDS, TOKEN_LEADERBOARD, SIMULATION_RESULTS,
               STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD, PORTFOLIO_RESULTS, PORTFOLIO_BOOKS,
-              WALK_FORWARD, WALK_FORWARD_TRADES, WALK_FORWARD_SUMMARY, RUN_FAILURES)
+              PORTFOLIO_EQUITY, WALK_FORWARD, WALK_FORWARD_TRADES, WALK_FORWARD_SUMMARY, RUN_FAILURES)
 }
 
 

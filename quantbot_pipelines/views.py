@@ -36,6 +36,23 @@ def profit_factor(pf) -> str:
     return "" if pf is None else ("∞" if math.isinf(pf) else f"{pf:.2f}")
 
 
+def usd(x) -> str:
+    """Whole dollars from $100 (thousands separated), cents below; the sign before the dollar sign."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    sign, x = ("-" if x < 0 else ""), abs(x)
+    return f"{sign}${x:,.0f}" if x >= 100 else f"{sign}${x:,.2f}"
+
+
+def price(x) -> str:
+    """A token price to four significant digits, never in exponent form (0.0001199, 1.234, 1,235)."""
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return ""
+    if x == 0:
+        return "0"
+    return f"{x:,.{max(0, 3 - math.floor(math.log10(abs(x))))}f}"
+
+
 def top_exits(shares: str | None) -> str:
     if not shares:
         return ""

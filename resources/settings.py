@@ -33,6 +33,7 @@ password masked (`user:***@host`), and counts as a secret: the resource or execu
 | QUANTBOT_ALERT_TELEGRAM_TOKEN, QUANTBOT_ALERT_TELEGRAM_CHAT | (unset) | run-failure alerts through a Telegram bot; the token through EnvVar (never logged) |
 | QUANTBOT_CELERY_BROKER | pyamqp://guest:guest@127.0.0.1:5672// | Celery broker of the Celery code location: scheme://..., a password in it is read through the variable |
 | QUANTBOT_CELERY_BACKEND | rpc:// | Celery result backend: scheme://..., a password in it is read through the variable |
+| QUANTBOT_DASHBOARD_URL | http://127.0.0.1:8000 | where the dashboard (`make serve`) is reached: each asset's description in the Dagster UI links to its page there |
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def warehouse_url_problem(url: str) -> str | None:
 
 
 REFINE_INTERVALS = ("off", "1s", "15s", "30s")
+DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Settings:
     secrets_set: frozenset[str]
     max_variants: int = DEFAULT_MAX_VARIANTS
     walk_forward: tuple[int, int, int, str] = (60, 14, 14, "rolling")  # train, test, step days; mode
+    dashboard_url: str = DEFAULT_DASHBOARD_URL  # where the assets' descriptions link to (serve/)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -197,6 +200,7 @@ class Settings:
                           check.integer("QUANTBOT_WF_TEST_DAYS", 14, low=1, high=3650),
                           check.integer("QUANTBOT_WF_STEP_DAYS", 14, low=1, high=3650),
                           check.choice("QUANTBOT_WF_MODE", "rolling", WALK_FORWARD_MODES)),
+            dashboard_url=check.web_url("QUANTBOT_DASHBOARD_URL", DEFAULT_DASHBOARD_URL),
         )
         if check.problems:
             raise SettingsError(check.problems)
@@ -380,6 +384,24 @@ class _Checker:
             self._bad(name, raw, "one key or more, comma-separated", secret=True)
             return False
         return True
+
+    def web_url(self, name: str, default: str) -> str:
+        """A public http(s)://host[:port][/path] base (links are made from it, so no credentials in it)."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        value = raw.strip().rstrip("/")
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.password
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            ok = False
+        if not ok:
+            self.problems.append(f"{name}={shown_url(value)}: expected an http(s)://host[:port] URL without a "
+                                 f"password")
+            return default
+        return value
 
     def secret_url(self, name: str) -> None:
         raw = self._raw(name)

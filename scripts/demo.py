@@ -72,8 +72,10 @@ def main(instance: DagsterInstance) -> None:
         show(walk_forward_view(folds, names))
         for r in wh.read("walk_forward_summary").iter_rows(named=True):
             print(f"  {r['policy']}: {r['verdict']}")
-    print(f"\nOpen the Dagster UI on this instance (every run above is there):\n  make ui"
-          f"   # dagster dev on DAGSTER_HOME={os.environ['DAGSTER_HOME']}; Ctrl-C stops all of it\n"
+    print(f"\nRead the answers in the dashboard (callers, calls with their candles, strategies; the API beside "
+          f"it):\n  make serve   # then browse {settings.dashboard_url}/  (API docs: {settings.dashboard_url}/docs)\n"
+          f"Run, watch and trace the pipeline in the Dagster UI on this instance (every run above is there):\n"
+          f"  make ui      # dagster dev on DAGSTER_HOME={os.environ['DAGSTER_HOME']}; Ctrl-C stops all of it\n"
           f"then browse http://127.0.0.1:3000 (the sensors start from what this instance holds: nothing is "
           f"run again)")
 

@@ -73,3 +73,11 @@ def test_ath_distribution_png():
 def test_equity_curve_is_a_png_of_the_expected_size():
     assert _png_size(equity_curve_plot(trades(ROWS), ["a", "b", "missing"])) == (800, 450)
     assert equity_curve_plot(trades(ROWS).head(0), ["a"])[:4] == b"\x89PNG"
+
+
+def test_money_and_prices_are_written_as_docs_semantics_reading_figures_says():
+    from quantbot_pipelines.views import price, usd
+
+    assert [usd(v) for v in (4742.3, -12.345, 0.5, None, float("nan"))] == ["$4,742", "-$12.35", "$0.50", "", ""]
+    assert [price(v) for v in (0.00011988243, 1.23456, 1234.5, 0.0, None)] == [
+        "0.0001199", "1.235", "1,234", "0", ""]

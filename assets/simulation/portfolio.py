@@ -1,8 +1,9 @@
 """The bankroll: every strategy of every file in strategies/ as a book following its calls in time order.
 
-Rules: docs/semantics.md#bankroll, implemented in quantbot_pipelines/simulation/portfolio.py. Two tables, one
-step: `portfolio_results` (every call: taken or why not, stake, cost, proceeds) and `portfolio_books` (each
-strategy's equity, drawdown, CAGR, Sharpe, Sortino, exposure); both by strategy file in storage.
+Rules: docs/semantics.md#bankroll, implemented in quantbot_pipelines/simulation/portfolio.py. Three tables, one
+step: `portfolio_results` (every call: taken or why not, stake, cost, proceeds), `portfolio_books` (each
+strategy's equity, drawdown, CAGR, Sharpe, Sortino, exposure) and `portfolio_equity` (each book's equity
+curve, which the dashboard draws); all by strategy file in storage.
 """
 
 
@@ -13,7 +14,12 @@ from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, Metadat
 
 from assets.metadata import image, related, table
 from assets.plots import book_equity_plot
-from quantbot_pipelines.schemas import PORTFOLIO_BOOKS, PORTFOLIO_RESULTS, SIMULATION_RESULTS
+from quantbot_pipelines.schemas import (
+    PORTFOLIO_BOOKS,
+    PORTFOLIO_EQUITY,
+    PORTFOLIO_RESULTS,
+    SIMULATION_RESULTS,
+)
 from quantbot_pipelines.simulation import StrategyError
 from quantbot_pipelines.simulation.portfolio import run_books, skip_counts
 from resources.strategies import StrategyFolderResource
@@ -41,6 +47,11 @@ BOOK_VIEW = ["strategy", "book_return", "final_equity_usd", "book_max_drawdown",
                   description="Each strategy's book: final equity, return, max drawdown, CAGR, daily Sharpe and "
                               "Sortino, exposure, calls taken and skipped; equity plots in the metadata."
                               + related("portfolio_results", "strategy_leaderboard")),
+        AssetSpec(PORTFOLIO_EQUITY.name, deps=[SIMULATION_RESULTS.name], group_name="leaderboards",
+                  kinds={"parquet"},
+                  description="Each strategy's book equity over time (docs/semantics.md#book-equity-curve): the "
+                              "curve the book's drawdown is measured on, at the low and high of 1,000 time "
+                              "buckets." + related("portfolio_books")),
     ],
 )
 def portfolio(context: AssetExecutionContext, warehouse: WarehouseResource, strategies: StrategyFolderResource):
@@ -61,6 +72,8 @@ def portfolio(context: AssetExecutionContext, warehouse: WarehouseResource, stra
                 .with_columns(pl.lit(stem).alias("strategy_file"),
                               pl.col("strategy").replace_strict(sizing, default=None).alias("sizing")))
         wh.write_partition(PORTFOLIO_BOOKS, {"strategy_file": stem}, rows.select(PORTFOLIO_BOOKS.columns))
+        wh.write_partition(PORTFOLIO_EQUITY, {"strategy_file": stem},
+                           out.equity.rename({"equity": "equity_usd"}).with_columns(pl.lit(stem).alias("strategy_file")))
         books.append(rows.select(PORTFOLIO_BOOKS.columns))
         curves.append(out.equity)
         decisions.append(out.results.group_by("decision").len())
@@ -84,3 +97,5 @@ def portfolio(context: AssetExecutionContext, warehouse: WarehouseResource, stra
                                             "equity of the best books")
     yield MaterializeResult(asset_key=PORTFOLIO_RESULTS.name, metadata=meta_results)
     yield MaterializeResult(asset_key=PORTFOLIO_BOOKS.name, metadata=meta_books)
+    points = int(sum(c.height for c in curves))
+    yield MaterializeResult(asset_key=PORTFOLIO_EQUITY.name, metadata={"strategies": board.height, "points": points})

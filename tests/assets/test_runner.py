@@ -223,6 +223,16 @@ def test_sized_trades_books_and_order_bounds_reach_the_tables(pipeline):
     thin = books.filter(pl.col("strategy") == "ladder_500_thin_pools").row(0, named=True)
     assert thin["bankroll_usd"] == 2000 and thin["skipped_max_open"] + thin["skipped_no_cash"] > 0
     assert board["book_rank"].null_count() < board.height
+    # each book's equity curve carries the figures measured on it (docs/semantics.md#book-equity-curve)
+    curves = wh.read("portfolio_equity").sort("strategy", "ts")
+    assert curves.get_column("strategy").n_unique() == books.filter(pl.col("book_trades") > 0).height
+    ends = curves.group_by("strategy").agg(
+        pl.col("equity_usd").last().alias("final"),
+        (1 - pl.col("equity_usd") / pl.col("equity_usd").cum_max()).max().alias("drawdown"),
+        pl.col("equity_usd").first().alias("first")).join(books, on="strategy")
+    assert (ends["final"] - ends["final_equity_usd"]).abs().max() < 1e-9
+    assert (ends["drawdown"] - ends["book_max_drawdown"]).abs().max() < 1e-12
+    assert (ends["first"] == ends["bankroll_usd"]).all()
     assert board.filter(pl.col("strategy") == "scalp_5pct")["mean_return_low"].item() <= \
         board.filter(pl.col("strategy") == "scalp_5pct")["mean_return_high"].item()
 

@@ -56,6 +56,8 @@ def test_an_explicit_start_date_is_kept():
     ("QUANTBOT_INTERVALS", ",", "comma-separated list"),
     ("QUANTBOT_EXPORT_TZ", "Mars/Olympus", "an IANA time zone name"),
     ("QUANTBOT_CELERY_BROKER", "localhost", "a Celery URL scheme://"),
+    ("QUANTBOT_DASHBOARD_URL", "dash.example.org", "an http(s)://host[:port] URL"),
+    ("QUANTBOT_DASHBOARD_URL", "ftp://dash.example.org", "an http(s)://host[:port] URL"),
 ])
 def test_a_bad_value_names_the_variable_the_value_and_what_is_allowed(name, value, allowed):
     msg = str(error_of(**{name: value}))
