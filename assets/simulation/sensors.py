@@ -6,19 +6,26 @@ New file: partition added and one run requested, its whole wave: simulation_resu
 stored rows stay, but leave the leaderboards). A file the sensor has not seen (a fresh sensor, after
 `make demo`) is checked against the instance first: when the simulation_results of its first and last call day
 were materialized from the same version (`strategy_fingerprint` metadata) it is not requested again, and not
-parsed. A file that cannot be read or is invalid (not UTF-8, too large, hostile YAML, a sweep past the variant
-cap) is skipped with a warning naming it, once per version of the file; the other files go ahead.
+parsed. A file whose version already has a queued or running run of its own (launched by hand or by the bot,
+tagged `quantbot/strategy=<stem>` and the wave id of that version) is not requested again; while a launcher
+holds the file's LAUNCHING marker (it writes the file, adds the partition, launches, then removes it) the file
+waits for the next tick. A file that cannot be read or is invalid (not UTF-8, too large, hostile YAML, a sweep
+past the variant cap) is skipped with a warning naming it, once per version of the file; the other files go
+ahead.
 """
 
 import json
+import time
 
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     PartitionsDefinition,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -33,6 +40,7 @@ from quantbot_pipelines.schemas import (
     INTRABAR_CANDLES,
     INTRABAR_LEDGER,
     PORTFOLIO_BOOKS,
+    PORTFOLIO_EQUITY,
     PORTFOLIO_RESULTS,
     SIMULATION_RESULTS,
     STRATEGY_LEADERBOARD,
@@ -46,9 +54,30 @@ from resources.warehouse import WarehouseResource
 SIMULATION = AssetKey(SIMULATION_RESULTS.name)
 # a new or changed file's wave: its trades (and the finer candles written in the same step), the books, the boards
 STRATEGY_WAVE = [AssetKey(t.name) for t in (SIMULATION_RESULTS, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
-                                            PORTFOLIO_RESULTS, PORTFOLIO_BOOKS, STRATEGY_LEADERBOARD,
+                                            PORTFOLIO_RESULTS, PORTFOLIO_BOOKS, PORTFOLIO_EQUITY, STRATEGY_LEADERBOARD,
                                             CALLER_STRATEGY_LEADERBOARD)]
 FINGERPRINT = "strategy_fingerprint"  # metadata of every simulation_results partition: the file's version
+# beside <stem>.yaml while a launcher (serve/bot) writes the file and launches its run: the file is not
+# requested meanwhile; a marker older than LAUNCHING_MAX_AGE_S is a launcher that died and is ignored
+LAUNCHING = ".{stem}.launching"
+LAUNCHING_MAX_AGE_S = 120.0
+PENDING = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+           DagsterRunStatus.STARTED]
+
+
+def launching(folder, stem: str) -> bool:
+    """A launcher is writing and launching this file now (a fresh LAUNCHING marker beside it)."""
+    try:
+        age = time.time() - (folder / LAUNCHING.format(stem=stem)).stat().st_mtime
+    except OSError:
+        return False
+    return age < LAUNCHING_MAX_AGE_S
+
+
+def pending_run(instance: DagsterInstance, stem: str, wave: str) -> bool:
+    """A run of this version of the file (its strategy and wave tags) is queued or running."""
+    return bool(instance.get_run_ids(RunsFilter(tags={STRATEGY: stem, WAVE: wave}, statuses=PENDING),
+                                     limit=1))
 
 
 def simulated_fingerprints(instance: DagsterInstance, stem: str, days: list[str]) -> set[str | None]:
@@ -94,10 +123,15 @@ def strategy_requests(context: SensorEvaluationContext, warehouse: WarehouseReso
         except (StrategyError, OSError) as exc:
             context.log.warning(f"skipping {path.name}: {exc}")
             continue
+        seed = f"strategy:{stem}:{fingerprint}"
+        if launching(strategies.path, stem):
+            del fingerprints[stem]  # looked at again next tick, when its run is in the instance
+            continue
+        if pending_run(context.instance, stem, wave_id(seed)):
+            continue  # launched by hand or by the bot: this version's run is under way
         if stem not in known:
             add.append(stem)
         if days():
-            seed = f"strategy:{stem}:{fingerprint}"
             requests.append(RunRequest(
                 run_key=seed, job_name=simulation_job.name, asset_selection=STRATEGY_WAVE,
                 tags={**range_tags(f"{days()[0]}|{stem}", f"{days()[-1]}|{stem}"), STRATEGY: stem,

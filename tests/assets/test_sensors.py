@@ -27,7 +27,8 @@ DAY_STAGE = sorted(["telegram_calls", "raw_candles", "candle_ledger", "candle_an
                     "caller_leaderboard", "caller_boards", "token_leaderboard",
                     *(f"aggregated_candles/{i}" for i in INTERVALS)])
 SIMULATION_STAGE = ["caller_strategy_leaderboard", "intrabar_answers", "intrabar_candles", "intrabar_ledger",
-                    "portfolio_books", "portfolio_results", "simulation_results", "strategy_leaderboard"]
+                    "portfolio_books", "portfolio_equity", "portfolio_results", "simulation_results",
+                    "strategy_leaderboard"]
 QUANTBOT_TAGS = (EXPORT, STRATEGY, WAVE)
 
 
@@ -192,7 +193,7 @@ def test_follow_through_takes_runs_started_by_hand_downstream(tmp_path):
     materialize(list(defs.assets), selection=["simulation_results"], instance=instance, resources=resources,
                 tags={RANGE_START: "2025-09-02|quick_2x", RANGE_END: "2025-09-02|quick_2x"})
     (boards,), follow_cursor = _follow(defs, instance, follow_cursor)
-    assert _assets_of(boards) == ["caller_strategy_leaderboard", "portfolio_books", "portfolio_results",
+    assert _assets_of(boards) == ["caller_strategy_leaderboard", "portfolio_books", "portfolio_equity", "portfolio_results",
                                   "strategy_leaderboard"]
     assert RANGE_START not in boards.tags
 
@@ -452,3 +453,55 @@ def test_inbox_sensor_reports_a_file_given_as_the_inbox(tmp_path):
     result, _ = _tick(_sensor(resources, "telegram_inbox_sensor"), DagsterInstance.ephemeral(), resources, None)
     assert result.skip_reason and str(inbox) in result.skip_reason.skip_message
     assert "not a folder" in result.skip_reason.skip_message
+
+
+def test_strategies_sensor_leaves_a_version_whose_run_is_launched_elsewhere(tmp_path):
+    """The bot writes a file and launches its wave itself: the sensor, ticking meanwhile, requests no second
+    run of that version (a changed version is requested as ever)."""
+    import os
+
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from assets.simulation.sensors import LAUNCHING, LAUNCHING_MAX_AGE_S
+    from assets.waves import wave_id
+    from quantbot_pipelines.schemas import TELEGRAM_CALLS
+    from quantbot_pipelines.simulation import strategy_file_fingerprint
+
+    resources = make_resources(tmp_path, strategies=False)
+    wh = resources["warehouse"].get()
+    wh.write_partition(TELEGRAM_CALLS, {"day": dt.date(2025, 9, 1)}, pl.from_arrow(TELEGRAM_CALLS.empty()))
+    folder = resources["strategies"].path
+    sensor = _sensor(resources, "strategies_sensor")
+    instance = DagsterInstance.ephemeral()
+    shutil.copy(_repo_strategy("quick_2x.yaml"), folder / "quick_2x.yaml")
+    result, cursor = _tick(sensor, instance, resources, None)
+    _apply_partition_requests(instance, result)
+
+    # 1. while the launcher's marker is there the new file waits, and is looked at again on the next tick
+    path = folder / "bot_2x.yaml"
+    path.write_text(_repo_strategy("quick_2x.yaml").read_text().replace("name: quick_2x", "name: bot_2x"))
+    marker = folder / LAUNCHING.format(stem="bot_2x")
+    marker.touch()
+    result, cursor = _tick(sensor, instance, resources, cursor)
+    assert result.run_requests == [] and "bot_2x" not in json.loads(cursor)
+
+    # 2. marker gone, the launcher's run of this version under way: nothing requested, the version is seen
+    marker.unlink()
+    instance.add_dynamic_partitions(strategy_files.name, ["bot_2x"])
+    seed = f"strategy:bot_2x:{strategy_file_fingerprint(path)}"
+    run = instance.add_run(DagsterRun(job_name="simulate_strategies", status=DagsterRunStatus.STARTED,
+                                      tags={STRATEGY: "bot_2x", WAVE: wave_id(seed)}))
+    result, cursor = _tick(sensor, instance, resources, cursor)
+    assert result.run_requests == [] and not result.dynamic_partitions_requests
+    result, cursor = _tick(sensor, instance, resources, cursor)
+    assert result.run_requests == []
+
+    # 3. a run of another version does not hold a changed file back; nor does a stale marker
+    instance.report_run_canceled(run)
+    path.write_text(path.read_text() + "\n# tweaked\n")
+    marker.touch()
+    stale = marker.stat().st_mtime - LAUNCHING_MAX_AGE_S - 1
+    os.utime(marker, (stale, stale))
+    result, cursor = _tick(sensor, instance, resources, cursor)
+    assert [r.tags[STRATEGY] for r in result.run_requests] == ["bot_2x"]
+    assert result.run_requests[0].tags[WAVE] == wave_id(f"strategy:bot_2x:{strategy_file_fingerprint(path)}")
