@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 UI_PORT ?= 3000
 
-.PHONY: demo test faults ui install validate bench lint clean
+.PHONY: demo test faults ui serve bot install system validate bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev,celery]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed system
+
+# Debian packages (Chromium for the dashboard tests), through apt-get when missing
+system:
+	@scripts/install_system.sh
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -33,6 +37,15 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	exec $(PY) scripts/ui.py -h 127.0.0.1 -p $(UI_PORT)
 
+# the read API and the dashboard on http://127.0.0.1:8000 over the demo's warehouse (QUANTBOT_WAREHOUSE to change);
+# the pipeline's status shows when `make ui` runs beside it (QUANTBOT_DAGSTER_URL)
+serve: install
+	exec $(PY) -m serve
+
+# the Telegram bot (QUANTBOT_BOT_TOKEN, QUANTBOT_BOT_CHATS), asking the API `make serve` runs
+bot: install
+	exec $(PY) -m serve.bot
+
 validate: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
@@ -49,7 +62,7 @@ faults: install
 	QUANTBOT_FAULT_TRIALS=$(FAULT_TRIALS) $(VENV)/bin/pytest -q -m faults
 
 bench: install
-	for b in ingest fetch analytics simulation storage pipeline; do $(PY) -m benchmarks.bench_$$b || exit 1; done
+	for b in ingest fetch analytics simulation storage pipeline walk_forward serve; do $(PY) -m benchmarks.bench_$$b || exit 1; done
 
 clean:
 	rm -rf data/warehouse .dagster_home
