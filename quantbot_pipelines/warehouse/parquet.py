@@ -191,16 +191,34 @@ class ParquetWarehouse(Warehouse):
             # footer, schema and pages through this one handle: a replace of the name cannot come in between
             with source:
                 fragment = ds.ParquetFileFormat().make_fragment(source)
-                if filt_cols <= set(fragment.physical_schema.names):
-                    t = _evolve(spec, fragment.to_table(filter=filt))  # row groups pruned by their statistics
+                physical = set(fragment.physical_schema.names)
+                if filt_cols <= physical:
+                    # only the asked columns are decoded; row groups pruned by their statistics
+                    t = _project(spec, fragment.to_table(filter=filt, columns=[c for c in cols if c in physical]),
+                                 cols)
                 else:
                     # a file older than a filtered column: add it (null) first, then filter in memory
                     t = _evolve(spec, fragment.to_table())
-                    t = t if filt is None else t.filter(filt)
-            tables.append(t.select(cols))
+                    t = (t if filt is None else t.filter(filt)).select(cols)
+            tables.append(t)
         if not tables:
             return pl.from_arrow(spec.empty().select(cols))
         return pl.from_arrow(pa.concat_tables(tables))
+
+
+def _project(spec: TableSpec, table: pa.Table, cols: list[str]) -> pa.Table:
+    """`cols` of the schema from a file's columns: cast to the schema's types, a nullable column the file
+    predates as nulls (as _evolve does for whole rows)."""
+    out = []
+    for name in cols:
+        field = spec.schema.field(name)
+        if name in table.column_names:
+            out.append(table.column(name).cast(field.type))
+        elif field.nullable:
+            out.append(pa.nulls(table.num_rows, field.type))
+        else:
+            raise ValueError(f"{spec.name}: required column {name!r} is missing")
+    return pa.Table.from_arrays(out, schema=pa.schema([spec.schema.field(c) for c in cols]))
 
 
 def _evolve(spec: TableSpec, table: pa.Table) -> pa.Table:
