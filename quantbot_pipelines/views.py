@@ -36,21 +36,37 @@ def profit_factor(pf) -> str:
     return "" if pf is None else ("∞" if math.isinf(pf) else f"{pf:.2f}")
 
 
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
+
+
 def usd(x) -> str:
-    """Whole dollars from $100 (thousands separated), cents below; the sign before the dollar sign."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    """A size in dollars (market cap, liquidity): $12.34, $12.3K, $1.23M, $1.23B; the sign first."""
+    if _missing(x):
         return ""
-    sign, x = ("-" if x < 0 else ""), abs(x)
-    return f"{sign}${x:,.0f}" if x >= 100 else f"{sign}${x:,.2f}"
+    sign, a = ("-" if x < 0 else ""), abs(x)
+    for unit, scale, digits in (("B", 1e9, 2), ("M", 1e6, 2), ("K", 1e3, 1)):
+        if a >= scale:
+            return f"{sign}${a / scale:.{digits}f}{unit}"
+    return f"{sign}${a:.2f}"
+
+
+def money(x) -> str:
+    """An amount of cash (bankroll, equity, cost): $18,246.40; the sign first."""
+    return "" if _missing(x) else f"{'-' if x < 0 else ''}${abs(x):,.2f}"
 
 
 def price(x) -> str:
-    """A token price to four significant digits, never in exponent form (0.0001199, 1.234, 1,235)."""
-    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+    """A token price: four decimals from 1 (two from 1,000), else four significant digits written out
+    (0.000000361, never 3.61e-07)."""
+    if _missing(x):
         return ""
     if x == 0:
         return "0"
-    return f"{x:,.{max(0, 3 - math.floor(math.log10(abs(x))))}f}"
+    a = abs(x)
+    if a >= 1:
+        return f"{x:,.{2 if a >= 1000 else 4}f}"
+    return f"{x:.{min(100, 3 - math.floor(math.log10(a)))}f}".rstrip("0").rstrip(".")
 
 
 def top_exits(shares: str | None) -> str:

@@ -76,8 +76,10 @@ def test_equity_curve_is_a_png_of_the_expected_size():
 
 
 def test_money_and_prices_are_written_as_docs_semantics_reading_figures_says():
-    from quantbot_pipelines.views import price, usd
+    from quantbot_pipelines.views import money, price, usd
 
-    assert [usd(v) for v in (4742.3, -12.345, 0.5, None, float("nan"))] == ["$4,742", "-$12.35", "$0.50", "", ""]
-    assert [price(v) for v in (0.00011988243, 1.23456, 1234.5, 0.0, None)] == [
-        "0.0001199", "1.235", "1,234", "0", ""]
+    assert [usd(v) for v in (1_234_567.0, 12_345.0, 999.994, -2.5e9, None, float("nan"))] == [
+        "$1.23M", "$12.3K", "$999.99", "-$2.50B", "", ""]
+    assert [money(v) for v in (18246.4, -12.345, None)] == ["$18,246.40", "-$12.35", ""]
+    assert [price(v) for v in (0.00000036123, 0.5, 1.23456, 1234.5678, 0.0, None, float("inf"))] == [
+        "0.0000003612", "0.5", "1.2346", "1,234.57", "0", "", ""]

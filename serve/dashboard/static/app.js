@@ -804,7 +804,7 @@ async function strategyPage() {
       figures([["DSR", F.share(s.sweep_dsr), "sweep_dsr"], ["PBO", F.share(s.sweep_pbo), "sweep_pbo"]]),
       h("p", { class: "verdict" }, s.sweep_verdict)) : null,
       h("div", { class: "grid2" },
-        h("section", { class: "card" }, h("h2", { title: def("book_return") }, "Equity of the book", h("small", {}, "USD, after each taken trade's exit")),
+        h("section", { class: "card" }, h("h2", { title: def("book_return") }, "Equity of the book", h("small", {}, "USD, cash plus open positions at cost, event by event")),
           body.equity.length ? chartEl : h("p", { class: "muted" }, "No book for this strategy.")),
         h("section", { class: "card", id: "exit-reasons" }, h("h2", { title: def("exits") }, "Exit reasons"),
           body.exit_reasons.length ? bars(body.exit_reasons, { label: (r) => r.reason, value: (r) => r.share,

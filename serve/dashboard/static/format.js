@@ -101,9 +101,9 @@ export function pct(x) {
   return none(x) ? "" : `${fixed(x * 100, 1)}%`;
 }
 
-// Not in views.py: money, prices, times and ages as the dashboard shows them.
+// money and prices as views.py writes them; times and ages are the dashboard's own
 export function usd(x) {
-  if (none(x)) return "";
+  if (none(x) || !Number.isFinite(x)) return "";
   const a = Math.abs(x);
   const sign = x < 0 ? "-" : "";
   if (a >= 1e9) return `${sign}$${fixed(a / 1e9, 2)}B`;
@@ -113,17 +113,17 @@ export function usd(x) {
 }
 
 export function money(x) {
-  return none(x) ? "" : `${x < 0 ? "-" : ""}$${fixed(Math.abs(x), 2, { comma: true })}`;
+  return none(x) || !Number.isFinite(x) ? "" : `${x < 0 ? "-" : ""}$${fixed(Math.abs(x), 2, { comma: true })}`;
 }
 
 export function price(x) {
-  if (none(x)) return "";
-  if (x === 0 || !Number.isFinite(x)) return String(x);
+  if (none(x) || !Number.isFinite(x)) return "";
+  if (x === 0) return "0";
   const a = Math.abs(x);
   if (a >= 1) return fixed(x, a >= 1000 ? 2 : 4, { comma: true });
   // four significant digits, written out: 0.000000361, not 3.61e-7
   const digits = Math.min(100, 3 - Math.floor(Math.log10(a)));
-  return x.toFixed(digits).replace(/\.?0+$/, "");
+  return fixed(x, digits).replace(/\.?0+$/, "");
 }
 
 export function ts(iso) {

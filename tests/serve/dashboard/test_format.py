@@ -19,6 +19,10 @@ EDGE = {
     "hmm": [0, 29, 30, 31, 89, 90, 150, 210, 3599, 3600, 5400.5, 172845, 61, 1e7, None, math.nan, -90],
     "profit_factor": [5.1712, math.inf, 0.0, 1.005, 2.675, 0.125, 13.920746989081861, None],
     "points": [-88.0, 59.0, 12.25, 12.35, 1234.5, -1234.56, 0.0, 1e6, 2.5, -0.05, None],
+    "usd": [1_234_567.0, 12_345.0, 12_350.0, 999.994, 999.995, -2.5e9, 0.125, 0.0, 1e3, 999_950.0, None, math.nan],
+    "money": [18246.4, -12.345, 2000.0, 0.005, 0.015, 1234567.891, 0.0, None, math.inf],
+    "price": [3.6123e-7, 0.00011988243, 0.5, 0.12345, 0.00012345, 1.23456, 1.00005, 1234.5678, 999.99995, 0.0,
+              -0.0012345, None, math.nan],
 }
 RANGES = [(0.1, 0.1002), (0.1, 0.2), (None, 0.1), (0.1, None), (-0.05, 0.3), (0.0, 0.0004999), (-0.001, 0.0)]
 EXITS = ['{"stop_loss": 0.54, "trailing_stop": 0.3125, "time_exit": 0.1475}',
@@ -49,6 +53,7 @@ def served_values(http) -> dict[str, list]:
         "score": pick(callers, "score"),
         "points_per_call": pick(callers, "points_per_call"),
         "drawdown": pick(strategies, "book_max_drawdown"),
+        "usd": pick(calls, "card_mcap_usd"),
     }
 
 
