@@ -654,6 +654,11 @@ RUN_FAILURES = TableSpec(
     ]),
 )
 
+# what one strategy file's run brings up to date: its trades (and the finer candles fetched in the same step),
+# the books and the strategy boards (the strategies sensor's runs, and the bot's /backtest)
+STRATEGY_FILE_TABLES = (SIMULATION_RESULTS, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS, PORTFOLIO_RESULTS,
+                        PORTFOLIO_BOOKS, PORTFOLIO_EQUITY, STRATEGY_LEADERBOARD, CALLER_STRATEGY_LEADERBOARD)
+
 ALL_TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (TELEGRAM_CALLS, TELEGRAM_STAGED_CALLS, TELEGRAM_QUARANTINE, PAIR_TOKENS, RAW_CANDLES, CANDLE_LEDGER,

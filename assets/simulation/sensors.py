@@ -34,18 +34,7 @@ from dagster import (
 
 from assets.partitions import range_tags, strategy_files
 from assets.waves import STRATEGY, WAVE, clip_days, simulation_job, wave_id
-from quantbot_pipelines.schemas import (
-    CALLER_STRATEGY_LEADERBOARD,
-    INTRABAR_ANSWERS,
-    INTRABAR_CANDLES,
-    INTRABAR_LEDGER,
-    PORTFOLIO_BOOKS,
-    PORTFOLIO_EQUITY,
-    PORTFOLIO_RESULTS,
-    SIMULATION_RESULTS,
-    STRATEGY_LEADERBOARD,
-    TELEGRAM_CALLS,
-)
+from quantbot_pipelines.schemas import SIMULATION_RESULTS, STRATEGY_FILE_TABLES, TELEGRAM_CALLS
 from quantbot_pipelines.simulation import StrategyError, strategy_file_fingerprint
 from resources.settings import Settings
 from resources.strategies import StrategyFolderResource
@@ -53,9 +42,7 @@ from resources.warehouse import WarehouseResource
 
 SIMULATION = AssetKey(SIMULATION_RESULTS.name)
 # a new or changed file's wave: its trades (and the finer candles written in the same step), the books, the boards
-STRATEGY_WAVE = [AssetKey(t.name) for t in (SIMULATION_RESULTS, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
-                                            PORTFOLIO_RESULTS, PORTFOLIO_BOOKS, PORTFOLIO_EQUITY, STRATEGY_LEADERBOARD,
-                                            CALLER_STRATEGY_LEADERBOARD)]
+STRATEGY_WAVE = [AssetKey(t.name) for t in STRATEGY_FILE_TABLES]
 FINGERPRINT = "strategy_fingerprint"  # metadata of every simulation_results partition: the file's version
 # beside <stem>.yaml while a launcher (serve/bot) writes the file and launches its run: the file is not
 # requested meanwhile; a marker older than LAUNCHING_MAX_AGE_S is a launcher that died and is ignored

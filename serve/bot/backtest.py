@@ -17,17 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from quantbot_pipelines.schemas import (
-    CALLER_STRATEGY_LEADERBOARD,
-    INTRABAR_ANSWERS,
-    INTRABAR_CANDLES,
-    INTRABAR_LEDGER,
-    PORTFOLIO_BOOKS,
-    PORTFOLIO_EQUITY,
-    PORTFOLIO_RESULTS,
-    SIMULATION_RESULTS,
-    STRATEGY_LEADERBOARD,
-)
+from quantbot_pipelines.schemas import STRATEGY_FILE_TABLES
 from quantbot_pipelines.simulation.strategy import (
     MAX_FILE_BYTES,
     StrategyError,
@@ -39,9 +29,7 @@ from serve.dagster_api import DagsterClient
 # as in assets/simulation/sensors.py and assets/partitions.py (serve never imports Dagster, so not from there;
 # tests/serve/bot checks they agree)
 JOB = "simulate_strategies"
-STRATEGY_WAVE = [t.name for t in (SIMULATION_RESULTS, INTRABAR_CANDLES, INTRABAR_LEDGER, INTRABAR_ANSWERS,
-                                  PORTFOLIO_RESULTS, PORTFOLIO_BOOKS, PORTFOLIO_EQUITY, STRATEGY_LEADERBOARD,
-                                  CALLER_STRATEGY_LEADERBOARD)]
+STRATEGY_WAVE = [t.name for t in STRATEGY_FILE_TABLES]
 PARTITIONS_DEF = "strategies"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 STRATEGY_TAG, WAVE_TAG = "quantbot/strategy", "quantbot/wave"
