@@ -11,10 +11,12 @@ import datetime as dt
 import json
 import logging
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -44,6 +46,9 @@ def _run(code: str, *args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, text=True, **kwargs)
 
 
+START_TIMEOUT_S, LINE_TIMEOUT_S = 120.0, 60.0
+
+
 def _kill_mid_write(proc: subprocess.Popen, rng: random.Random, *, start: str = "wrote") -> None:
     """SIGKILL `proc` at a random point of a write, after 2-4 whole ones.
 
@@ -51,10 +56,25 @@ def _kill_mid_write(proc: subprocess.Popen, rng: random.Random, *, start: str = 
     each `start` line (for "wrote": the next write begins) and the kill lands in it, up to the longest
     stretch from a `start` line to the following "wrote" seen so far.
     """
-    assert proc.stdout.readline().strip() == "ready"
+    lines: queue.Queue = queue.Queue()
+
+    def pump():  # lines read in a thread, so that a writer that stops printing cannot hang the test
+        for raw in iter(proc.stdout.readline, ""):
+            lines.put(raw.strip())
+        lines.put("")
+
+    threading.Thread(target=pump, name="writer-lines", daemon=True).start()
+    assert lines.get(timeout=START_TIMEOUT_S) == "ready"
     opened, stretches, writes = time.monotonic(), [], rng.randint(2, 4)
     while True:
-        line, now = proc.stdout.readline().strip(), time.monotonic()
+        try:
+            line = lines.get(timeout=LINE_TIMEOUT_S)
+        except queue.Empty:
+            # no `start` line comes (chDB's watcher thread can starve behind back-to-back writes); the writer
+            # writes without a pause, so a kill now still lands inside a write
+            assert stretches, "the writer printed nothing for a whole write"
+            break
+        now = time.monotonic()
         assert line, "the writer stopped"
         if line == "wrote":
             if opened is not None:
