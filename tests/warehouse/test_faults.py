@@ -46,7 +46,7 @@ def _run(code: str, *args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, text=True, **kwargs)
 
 
-START_TIMEOUT_S, LINE_TIMEOUT_S = 120.0, 60.0
+START_TIMEOUT_S, LINE_TIMEOUT_S = 60.0, 15.0  # seconds; a whole write takes under 2
 
 
 def _kill_mid_write(proc: subprocess.Popen, rng: random.Random, *, start: str = "wrote") -> None:
